@@ -1,0 +1,70 @@
+"""What this execution runs on: backend, device and versions, for run cards and records."""
+
+import platform
+
+import keras
+import numpy as np
+
+
+def device_name():
+    """A short name for the device Keras computes on: ``"CPU"`` or ``"GPU: <model>"``."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "cpu":
+            return "CPU"
+        return f"{device.platform.upper()}: {device.device_kind}"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return "CPU"
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)}"
+    if backend == "torch":
+        import torch
+
+        return f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU"
+    return "unknown"
+
+
+def versions():
+    """Versions of Python, Keras, the backend library and NumPy, as a dict of strings."""
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    backend_version = __import__(module).__version__ if module else "n/a"
+    return {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        backend: backend_version,
+        "numpy": np.__version__,
+    }
+
+
+def environment():
+    """Backend, device and versions in one dict (stored in every results record)."""
+    return {"backend": keras.backend.backend(), "device": device_name(), "versions": versions()}
+
+
+def print_run_card(dataset, **settings):
+    """Print what this execution uses: the dataset actually loaded, backend, device, versions.
+
+    Args:
+        dataset: the loaded ``Dataset``; its ``source`` line says exactly what it is.
+        **settings: extra ``name=value`` lines to show (e.g. the chapter's parameters).
+    """
+    env = environment()
+    rows = [
+        ("dataset", dataset.source),
+        ("backend", env["backend"]),
+        ("device", env["device"]),
+        ("versions", ", ".join(f"{k} {v}" for k, v in env["versions"].items())),
+        *((key, repr(value)) for key, value in settings.items()),
+    ]
+    width = max(len(key) for key, _ in rows)
+    print("Run card")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")

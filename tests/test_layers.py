@@ -1,0 +1,301 @@
+"""Each block against a NumPy reference of its paper's equation, on the active backend.
+
+Weights (LayerNorm scales and offsets included) are set to random values first, so a
+reference that skipped a bias, a norm or a transpose would not match by accident.
+"""
+
+import keras
+import numpy as np
+import pytest
+import reference as ref
+
+from mlp_tutorial import (
+    FNetBlock,
+    GMLPBlock,
+    MixerBlock,
+    Patches,
+    PositionEmbedding,
+    SpatialGatingUnit,
+    fourier_mix,
+)
+
+pytestmark = pytest.mark.backend
+
+ATOL = 2e-5
+
+
+def randomize(layer, rng, scale=0.3):
+    """Give every variable of a built layer random values; return nothing."""
+    for variable in layer.weights:
+        variable.assign(rng.normal(0, scale, variable.shape).astype("float32"))
+
+
+def np_(variable):
+    return keras.ops.convert_to_numpy(variable).astype("float64")
+
+
+def run(layer, x, **kwargs):
+    return keras.ops.convert_to_numpy(layer(x.astype("float32"), **kwargs)).astype("float64")
+
+
+# ---------------------------------------------------------------- patches
+
+
+def test_patches_match_slicing_reference(rng):
+    """Patch k is the k-th p x p tile in reading order, flattened as (row, col, channel)."""
+    images = rng.integers(0, 256, (3, 32, 24, 3)).astype("float32")
+    out = run(Patches(8), images)
+    assert out.shape == (3, 4 * 3, 8 * 8 * 3)
+    np.testing.assert_array_equal(out, ref.patches(images, 8))
+
+
+def test_patches_match_keras_extract_patches(rng):
+    """The reshape/transpose gives the same sequence as keras.ops.image.extract_patches."""
+    images = rng.normal(size=(2, 16, 16, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(keras.ops.image.extract_patches(images, 4))
+    np.testing.assert_allclose(run(Patches(4), images), expected.reshape(2, 16, 48), atol=1e-6)
+
+
+def test_position_embedding_adds_one_vector_per_position(rng):
+    """PositionEmbedding(x) = x + E with E of shape (P, D), the same for every example."""
+    layer = PositionEmbedding()
+    x = rng.normal(size=(4, 6, 5))
+    out = run(layer, x)
+    table = np_(layer.embeddings)
+    assert table.shape == (6, 5)
+    np.testing.assert_allclose(out - x, np.broadcast_to(table, x.shape), atol=1e-6)
+
+
+# ---------------------------------------------------------------- Mixer
+
+
+def test_mixer_block_matches_reference(rng):
+    """Token MLP along patches per channel, channel MLP per patch, two separate LayerNorms."""
+    layer = MixerBlock(tokens_mlp_dim=5, channels_mlp_dim=7)
+    x = rng.normal(size=(2, 9, 4))
+    layer.build(x.shape)
+    randomize(layer, rng)
+    w = dict(
+        ln1_g=np_(layer.norm_tokens.gamma),
+        ln1_b=np_(layer.norm_tokens.beta),
+        ln2_g=np_(layer.norm_channels.gamma),
+        ln2_b=np_(layer.norm_channels.beta),
+        tw1=np_(layer.token_kernel_1),
+        tb1=np_(layer.token_bias_1),
+        tw2=np_(layer.token_kernel_2),
+        tb2=np_(layer.token_bias_2),
+        cw1=np_(layer.channel_dense_1.kernel),
+        cb1=np_(layer.channel_dense_1.bias),
+        cw2=np_(layer.channel_dense_2.kernel),
+        cb2=np_(layer.channel_dense_2.bias),
+    )
+    np.testing.assert_allclose(run(layer, x), ref.mixer_block(x, w), atol=ATOL)
+
+
+def test_mixer_norms_are_separate_layers():
+    """The paper normalizes before each MLP with its own parameters (the seed shares one)."""
+    layer = MixerBlock(tokens_mlp_dim=4, channels_mlp_dim=8)
+    layer.build((None, 16, 8))
+    assert layer.norm_tokens is not layer.norm_channels
+    names = {v.path for v in layer.weights}
+    assert len(names) == len(layer.weights) == 12
+
+
+def test_mixer_token_mixing_is_the_mlp_along_the_patch_axis(rng):
+    """Permuting channels commutes with token mixing: it acts on each channel alone."""
+    layer = MixerBlock(tokens_mlp_dim=3, channels_mlp_dim=4)
+    x = rng.normal(size=(2, 6, 5)).astype("float32")
+    layer.build(x.shape)
+    randomize(layer, rng)
+    perm = rng.permutation(5)
+    mixed = keras.ops.convert_to_numpy(layer.mlp_tokens(x))
+    mixed_perm = keras.ops.convert_to_numpy(layer.mlp_tokens(x[..., perm]))
+    np.testing.assert_allclose(mixed[..., perm], mixed_perm, atol=1e-5)
+
+
+# ---------------------------------------------------------------- FNet
+
+
+def test_fourier_mix_is_real_part_of_fft2(rng):
+    """fourier_mix(x) = Re(FFT2(x)) over (patches, channels), batch by batch."""
+    x = rng.normal(size=(3, 8, 6))
+    out = keras.ops.convert_to_numpy(fourier_mix(x.astype("float32")))
+    np.testing.assert_allclose(out, np.fft.fft2(x, axes=(1, 2)).real, atol=1e-4)
+
+
+def test_fnet_block_matches_reference(rng):
+    """Y = LN(X + Re(FFT2 X)); Z = LN(Y + FFN(Y)): post-LayerNorm, as in the paper."""
+    layer = FNetBlock(ffn_dim=10)
+    x = rng.normal(size=(2, 8, 6))
+    layer.build(x.shape)
+    randomize(layer, rng)
+    w = dict(
+        ln1_g=np_(layer.norm_mixing.gamma),
+        ln1_b=np_(layer.norm_mixing.beta),
+        ln2_g=np_(layer.norm_ffn.gamma),
+        ln2_b=np_(layer.norm_ffn.beta),
+        fw1=np_(layer.ffn_dense_1.kernel),
+        fb1=np_(layer.ffn_dense_1.bias),
+        fw2=np_(layer.ffn_dense_2.kernel),
+        fb2=np_(layer.ffn_dense_2.bias),
+    )
+    np.testing.assert_allclose(run(layer, x), ref.fnet_block(x, w), atol=1e-4)
+
+
+def test_fnet_mixes_every_token_with_every_other(rng):
+    """Changing one value of one input token changes every output token.
+
+    Re(FFT2) of a single spike at (patch j, channel c) is cos(2π(jk/P + cl/C)) at output
+    (k, l): for every output patch k some channel l is non-zero.
+    """
+    layer = FNetBlock(ffn_dim=8)
+    x = rng.normal(size=(1, 8, 6))
+    bumped = x.copy()
+    bumped[0, 3, 2] += 1.0
+    diff = np.abs(run(layer, bumped) - run(layer, x)).max(axis=-1)[0]
+    assert (diff > 1e-4).all()
+
+
+# ---------------------------------------------------------------- gMLP
+
+
+def sgu_weights(layer):
+    return dict(
+        ln_g=np_(layer.norm.gamma),
+        ln_b=np_(layer.norm.beta),
+        W=np_(layer.spatial_kernel),
+        b=np_(layer.spatial_bias),
+    )
+
+
+def test_spatial_gating_unit_matches_reference(rng):
+    """s(Z) = Z1 ⊙ (W · LN(Z2) + b), with W mixing the patch axis."""
+    layer = SpatialGatingUnit()
+    x = rng.normal(size=(3, 7, 10))
+    layer.build(x.shape)
+    randomize(layer, rng)
+    out = run(layer, x)
+    assert out.shape == (3, 7, 5)
+    np.testing.assert_allclose(out, ref.spatial_gating_unit(x, sgu_weights(layer)), atol=ATOL)
+
+
+def test_spatial_gating_unit_is_identity_on_u_at_init(rng):
+    """W ≈ 0 and b = 1 at initialisation, so the unit returns (about) u, the first half."""
+    layer = SpatialGatingUnit()
+    x = rng.normal(size=(4, 16, 12))
+    out = run(layer, x)
+    assert np.abs(np_(layer.spatial_kernel)).max() < 1e-4
+    np.testing.assert_array_equal(np_(layer.spatial_bias), np.ones(16))
+    np.testing.assert_allclose(out, x[..., :6], atol=1e-4)
+    assert not np.allclose(out, x[..., 6:], atol=1e-2)
+
+
+def test_gmlp_block_matches_reference(rng):
+    """Y = X + SGU(GELU(LN(X) U)) V."""
+    layer = GMLPBlock(ffn_dim=12)
+    x = rng.normal(size=(2, 9, 6))
+    layer.build(x.shape)
+    randomize(layer, rng)
+    w = dict(
+        ln_g=np_(layer.norm.gamma),
+        ln_b=np_(layer.norm.beta),
+        U=np_(layer.channel_proj_in.kernel),
+        U_b=np_(layer.channel_proj_in.bias),
+        V=np_(layer.channel_proj_out.kernel),
+        V_b=np_(layer.channel_proj_out.bias),
+        sgu=sgu_weights(layer.sgu),
+    )
+    np.testing.assert_allclose(run(layer, x), ref.gmlp_block(x, w), atol=ATOL)
+
+
+def test_gmlp_residual_adds_the_input_not_the_normalized_input(rng):
+    """With the output projection zeroed, the block returns exactly its input X.
+
+    The Keras example returns LN(X) + ..., which would fail this: LN(X) != X.
+    """
+    layer = GMLPBlock(ffn_dim=8)
+    x = rng.normal(3.0, 2.0, size=(2, 5, 4))
+    layer.build(x.shape)
+    randomize(layer, rng)
+    layer.channel_proj_out.kernel.assign(np.zeros((4, 4), "float32"))
+    layer.channel_proj_out.bias.assign(np.zeros(4, "float32"))
+    np.testing.assert_allclose(run(layer, x), x, atol=1e-6)
+
+
+# ---------------------------------------------------------------- shapes, configs
+
+
+BLOCKS = {
+    "mixer": lambda: MixerBlock(tokens_mlp_dim=6, channels_mlp_dim=20),
+    "fnet": lambda: FNetBlock(ffn_dim=16),
+    "gmlp": lambda: GMLPBlock(ffn_dim=16),
+    "position": lambda: PositionEmbedding(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_block_keeps_sequence_shape(name, batch, rng):
+    """Every block maps (B, P, C) to (B, P, C), whatever the batch size."""
+    x = rng.normal(size=(batch, 16, 10)).astype("float32")
+    layer = BLOCKS[name]()
+    out = layer(x)
+    assert tuple(out.shape) == (batch, 16, 10)
+    assert layer.compute_output_shape((None, 16, 10)) == (None, 16, 10)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Patches(4),
+        lambda: PositionEmbedding(),
+        lambda: MixerBlock(3, 5, dropout_rate=0.1),
+        lambda: FNetBlock(7, dropout_rate=0.2),
+        lambda: GMLPBlock(6, dropout_rate=0.3),
+        lambda: SpatialGatingUnit(bias_initializer="zeros"),
+    ],
+)
+def test_config_round_trip(make):
+    """from_config(get_config()) rebuilds a layer with the same configuration."""
+    layer = make()
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+# ---------------------------------------------------------------- argument errors
+
+
+@pytest.mark.parametrize(
+    "make, argument",
+    [
+        (lambda: Patches(0), "patch_size"),
+        (lambda: Patches(-4), "patch_size"),
+        (lambda: Patches(2.5), "patch_size"),
+        (lambda: Patches(True), "patch_size"),
+        (lambda: MixerBlock(0, 8), "tokens_mlp_dim"),
+        (lambda: MixerBlock(8, -1), "channels_mlp_dim"),
+        (lambda: MixerBlock(8, 8, dropout_rate=1.0), "dropout_rate"),
+        (lambda: FNetBlock(0), "ffn_dim"),
+        (lambda: FNetBlock(8, dropout_rate=-0.1), "dropout_rate"),
+        (lambda: GMLPBlock(7), "ffn_dim"),
+        (lambda: GMLPBlock("16"), "ffn_dim"),
+    ],
+)
+def test_bad_arguments_name_the_argument(make, argument):
+    with pytest.raises(ValueError, match=argument):
+        make()
+
+
+@pytest.mark.parametrize(
+    "layer, shape, message",
+    [
+        (Patches(5), (None, 32, 32, 3), "not divisible by patch_size=5"),
+        (Patches(4), (None, 32, 3), r"\(B, H, W, C\)"),
+        (SpatialGatingUnit(), (None, 8, 5), "must be even"),
+        (MixerBlock(2, 2), (None, 8), r"\(B, P, C\)"),
+        (PositionEmbedding(), (None, None, 4), r"\(B, P, D\)"),
+    ],
+)
+def test_bad_input_shapes_are_explained(layer, shape, message):
+    with pytest.raises(ValueError, match=message):
+        layer.build(shape)
