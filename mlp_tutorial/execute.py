@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m mlp_tutorial.execute [--smoke] [--output DIR] [notebook ...]
+    python -m mlp_tutorial.execute [--smoke] [--output DIR] [-p NAME VALUE ...] [notebook ...]
 
 With no notebooks named, every chapter ``notebooks/[0-9][0-9]_*.ipynb`` runs, in name
 order. A notebook is named by its path or by its stem, e.g. ``02_mlp_mixer``.
@@ -11,7 +11,10 @@ order. A notebook is named by its path or by its stem, e.g. ``02_mlp_mixer``.
 check that it works, and writes the executed copies to ``--output`` (default: a fresh
 temporary folder). Without ``--smoke`` the chapters run with their own parameters and are
 executed in place, which is how the outputs committed in the book are made; ``--output``
-then writes the executed copies there instead.
+then writes the executed copies there instead. ``-p NAME VALUE`` overrides one parameter
+(as papermill's ``-p`` does) in every selected notebook whose parameters cell defines it;
+papermill records the override in an ``injected-parameters`` cell, so the page shows it
+and a later in-place run without ``-p`` keeps it.
 
 Each notebook runs in its own folder, in a ``python3`` kernel that inherits this process's
 environment (``MLP_TUTORIAL_CIFAR100``, ``KERAS_BACKEND``, ...). The first failing cell
@@ -21,6 +24,7 @@ stops the run with exit status 1.
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import tempfile
 import time
@@ -69,7 +73,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folder for the executed copies (default: a temporary folder with --smoke, "
         "otherwise the notebooks are executed in place)",
     )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a parameter; VALUE is read as a Python literal if it is one "
+        "(20, 0.003, None), else as a string",
+    )
     return parser.parse_args(argv)
+
+
+def parse_value(text: str) -> object:
+    """``"20"`` -> 20, ``"3e-3"`` -> 0.003, ``"None"`` -> None, ``"cifar100"`` -> "cifar100"."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def notebook_parameters(
+    notebook: Path, overrides: dict[str, object], output_dir: Path | None, smoke: bool
+) -> dict[str, object] | None:
+    """The parameters to inject: smoke settings, then overrides, kept to the names defined."""
+    wanted = dict(smoke_parameters(notebook, output_dir)) if smoke else {}
+    if overrides:
+        defined = papermill.inspect_notebook(str(notebook))
+        wanted.update({k: v for k, v in overrides.items() if k in defined})
+    return wanted or None
 
 
 def select_notebooks(names: list[str], notebook_dir: Path) -> list[Path]:
@@ -145,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Executed notebooks go to {output_dir.resolve()}", flush=True)
     for number, notebook in enumerate(notebooks, start=1):
         output = notebook if output_dir is None else output_dir / notebook.name
-        parameters = smoke_parameters(notebook, output_dir) if args.smoke else None
+        overrides = {name: parse_value(value) for name, value in args.parameter}
+        parameters = notebook_parameters(notebook, overrides, output_dir, args.smoke)
         progress = f"[{number}/{len(notebooks)}] {notebook.stem}"
         print(f"{progress} ...", flush=True)
         start = time.perf_counter()

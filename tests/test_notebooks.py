@@ -1,0 +1,152 @@
+"""The chapters, run headlessly: papermill smoke execution, nbval, and the committed pages.
+
+The smoke run executes every chapter with tiny settings on the offline dataset (the same
+command a reader runs: ``python -m mlp_tutorial.execute --smoke``); nbval then re-runs the
+executed copies and checks that the cells marked ``# NBVAL_CHECK_OUTPUT`` reproduce.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TRAINING_CHAPTERS = {"02_mlp_mixer": "mixer", "03_fnet": "fnet", "04_gmlp": "gmlp"}
+
+pytestmark = pytest.mark.notebooks
+
+
+def _env():
+    env = dict(os.environ)
+    # The smoke run must not depend on a local CIFAR-100 copy: it uses the offline data.
+    env.pop("MLP_TUTORIAL_CIFAR100", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def smoke_dir(tmp_path_factory):
+    """Execute every chapter once with smoke settings; return the output folder."""
+    out = tmp_path_factory.mktemp("smoke")
+    run = subprocess.run(
+        [sys.executable, "-m", "mlp_tutorial.execute", "--smoke", "--output", str(out)],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert run.returncode == 0, f"smoke run failed:\n{run.stdout}\n{run.stderr[-4000:]}"
+    return out
+
+
+def test_chapters_exist():
+    names = [p.stem for p in CHAPTERS]
+    assert names[:4] == ["01_patches", "02_mlp_mixer", "03_fnet", "04_gmlp"]
+
+
+def test_smoke_run_executes_every_chapter_without_error(smoke_dir):
+    for chapter in CHAPTERS:
+        executed = nbformat.read(smoke_dir / chapter.name, as_version=4)
+        errors = [
+            out
+            for cell in executed.cells
+            if cell.cell_type == "code"
+            for out in cell.get("outputs", [])
+            if out.output_type == "error"
+        ]
+        assert not errors, f"{chapter.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
+
+
+@pytest.mark.parametrize("stem, model", sorted(TRAINING_CHAPTERS.items()))
+def test_smoke_run_writes_finite_results_records(smoke_dir, stem, model):
+    """Each training chapter leaves results/<model>.json with finite test metrics."""
+    record = json.loads((smoke_dir / "results" / f"{model}.json").read_text())
+    assert record["model"] == model
+    assert record["dataset"]["name"] == "offline"
+    for key in ("top1", "top5", "loss"):
+        assert math.isfinite(record["test"][key])
+    assert 0.0 <= record["test"]["top1"] <= record["test"]["top5"] <= 1.0
+    assert len(record["history"]["loss"]) == record["epochs_run"] >= 1
+    assert record["num_params"] > 0 and record["train_images_per_second"] > 0
+
+
+def test_nbval_reproduces_checked_cells(smoke_dir):
+    """Cells marked NBVAL_CHECK_OUTPUT give the same output when the copies are re-run."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-q",
+            *sorted(str(p) for p in smoke_dir.glob("*.ipynb")),
+        ],
+        cwd=smoke_dir,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+# ---------------------------------------------------------------- the committed pages
+
+
+def _png_count(notebook):
+    return sum(
+        "image/png" in out.get("data", {})
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_chapter_has_outputs_figures_and_no_error(chapter):
+    notebook = nbformat.read(chapter, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.get("execution_count") for cell in code), "some cells were not executed"
+    assert _png_count(notebook) >= 2
+    for cell in code:
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"stored error: {out.get('ename')}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_follows_the_notebook_contract(chapter):
+    """Install-if-missing first, one parameters cell, validated in the very next cell."""
+    notebook = nbformat.read(chapter, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert 'find_spec("mlp_tutorial") is None' in code[0].source
+    tagged = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    after = code[tagged[0] + 1]
+    if "injected-parameters" in after.metadata.get("tags", []):
+        after = code[tagged[0] + 2]
+    assert "validate_parameters(" in after.source
+
+
+@pytest.mark.parametrize("stem", sorted(TRAINING_CHAPTERS))
+def test_training_chapters_have_exercises_and_record(stem):
+    notebook = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert "## Exercises" in markdown
+    exercises = markdown.split("## Exercises", 1)[1].split("\n## ", 1)[0]
+    assert (
+        sum(line.lstrip()[:2] in {f"{i}." for i in range(1, 10)} for line in exercises.splitlines())
+        >= 3
+    )
+    record = json.loads((REPO / "results" / f"{TRAINING_CHAPTERS[stem]}.json").read_text())
+    assert math.isfinite(record["test"]["top1"])
