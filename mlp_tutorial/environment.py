@@ -49,16 +49,16 @@ def environment():
     return {"backend": keras.backend.backend(), "device": device_name(), "versions": versions()}
 
 
-def print_run_card(dataset, **settings):
+def print_run_card(data, /, **settings):
     """Print what this execution uses: the dataset actually loaded, backend, device, versions.
 
     Args:
-        dataset: the loaded ``Dataset``; its ``source`` line says exactly what it is.
+        data: the loaded ``Dataset``; its ``source`` line says exactly what it is.
         **settings: extra ``name=value`` lines to show (e.g. the chapter's parameters).
     """
     env = environment()
     rows = [
-        ("dataset", dataset.source),
+        ("data", data.source),
         ("backend", env["backend"]),
         ("device", env["device"]),
         ("versions", ", ".join(f"{k} {v}" for k, v in env["versions"].items())),

@@ -168,7 +168,10 @@ def test_every_layout_loads_via_path_and_env_var(tmp_path, members, monkeypatch,
     assert ds.class_names == CIFAR100_FINE_LABELS
     kind = "archive" if layout in ("archive", "folder-with-archive") else "folder"
     assert ds.source.startswith(f"CIFAR-100 from local {kind} ")
-    assert ds.source.endswith("20 train + 10 test = 30 images, 100 classes")
+    assert ds.source.endswith(
+        "20 train + 10 test = 30 images, 100 classes "
+        "(a 30-image local sample, not the full 60,000-image set)"
+    )
 
 
 def test_path_wins_over_env_var(tmp_path, archive, monkeypatch):
@@ -204,7 +207,8 @@ def test_real_partial_archive():
     assert ds.y_train[:3].tolist() == [19, 29, 0]
     assert ds.source == (
         f"CIFAR-100 from local archive {REAL_ARCHIVE}: "
-        "486 train + 916 test = 1,402 images, 100 classes"
+        "486 train + 916 test = 1,402 images, 100 classes "
+        "(a 1,402-image local sample, not the full 60,000-image set)"
     )
     # Real photos use the whole range and are not constant per channel.
     assert ds.x_train.min() == 0 and ds.x_train.max() == 255
