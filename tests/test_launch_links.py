@@ -1,0 +1,116 @@
+"""Launch links and the install cell: every chapter points at the one configured repository.
+
+The repository's address is set in exactly one place, ``repository.url`` in ``_config.yml``
+(the book's repository button and Colab launch links are built from it). The chapters
+repeat it where Sphinx cannot reach: the first code cell installs the package from it on
+Colab and Kaggle, and the "Open in Kaggle" badge imports the notebook from it. These tests
+keep those copies equal to the configured one, and run the install cell with only the pip
+call mocked.
+"""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from unittest import mock
+
+import nbformat
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CONFIG = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+REPOSITORY_URL = CONFIG["repository"]["url"]
+BRANCH = CONFIG["repository"].get("branch", "main")
+KAGGLE_BADGE = "https://kaggle.com/static/images/open-in-kaggle.svg"
+
+
+def first_code_cell(chapter):
+    notebook = nbformat.read(chapter, as_version=4)
+    return next(cell for cell in notebook.cells if cell.cell_type == "code")
+
+
+def markdown(chapter):
+    notebook = nbformat.read(chapter, as_version=4)
+    return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+def test_the_repository_url_is_a_plain_github_address():
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", REPOSITORY_URL), REPOSITORY_URL
+    assert not REPOSITORY_URL.endswith(".git")
+
+
+def test_there_are_chapters():
+    assert [chapter.stem for chapter in CHAPTERS][:4] == [
+        "01_patches",
+        "02_mlp_mixer",
+        "03_fnet",
+        "04_gmlp",
+    ]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_install_cell_installs_from_the_configured_repository(chapter):
+    source = first_code_cell(chapter).source
+    assert re.findall(r"git\+[^\s\"']+", source) == [f"git+{REPOSITORY_URL}"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_kaggle_badge_imports_this_chapter_from_the_configured_repository(chapter):
+    text = markdown(chapter)
+    notebook_url = f"{REPOSITORY_URL}/blob/{BRANCH}/notebooks/{chapter.name}"
+    badge = f"[![Open in Kaggle]({KAGGLE_BADGE})](https://kaggle.com/kernels/welcome?src={notebook_url})"
+    assert badge in text
+    # No Kaggle link anywhere in the chapter points at another notebook or repository.
+    sources = re.findall(r"kaggle\.com/kernels/welcome\?src=([^\s)\"']+)", text)
+    assert sources == [notebook_url]
+
+
+def test_clone_commands_in_the_book_and_readme_use_the_configured_repository():
+    pages = [REPO / "README.md", *sorted((REPO / "book").glob("*.md"))]
+    clones = [
+        (page.name, url)
+        for page in pages
+        for url in re.findall(r"git clone (\S+)", page.read_text(encoding="utf-8"))
+    ]
+    assert clones, "no `git clone` command found: the reader's local set-up lost its address"
+    assert all(url == REPOSITORY_URL for _, url in clones), clones
+
+
+def run_install_cell(chapter, *, package_missing):
+    """Execute the first cell's source; only ``subprocess.check_call`` is mocked.
+
+    With ``package_missing``, ``importlib.util.find_spec`` answers None for
+    ``mlp_tutorial`` (and the truth for every other name), as on a fresh Colab machine.
+    """
+    source = first_code_cell(chapter).source
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if package_missing and name == "mlp_tutorial":
+            return None
+        return real_find_spec(name, *args, **kwargs)
+
+    with (
+        mock.patch("importlib.util.find_spec", side_effect=find_spec) as spec,
+        mock.patch("subprocess.check_call") as check_call,
+    ):
+        exec(compile(source, f"{chapter.name}, first code cell", "exec"), {"__name__": "__main__"})
+    assert mock.call("mlp_tutorial") in spec.call_args_list, "the cell never looked for the package"
+    return check_call
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_install_cell_pip_installs_the_package_when_it_is_missing(chapter):
+    check_call = run_install_cell(chapter, package_missing=True)
+    check_call.assert_called_once_with(
+        [sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY_URL}"]
+    )
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_install_cell_does_nothing_when_the_package_is_there(chapter):
+    assert importlib.util.find_spec("mlp_tutorial") is not None  # installed for the tests
+    check_call = run_install_cell(chapter, package_missing=False)
+    check_call.assert_not_called()
