@@ -10,6 +10,7 @@ from mlp_tutorial.data import DATASET_NAMES, Dataset, load_dataset
 from mlp_tutorial.fnet import FNetBlock, fourier_mix
 from mlp_tutorial.gmlp import GMLPBlock, SpatialGatingUnit
 from mlp_tutorial.mixer import MixerBlock
+from mlp_tutorial.parameters import validate_parameters
 from mlp_tutorial.patches import Patches, PositionEmbedding
 from mlp_tutorial.training import Result, run_experiment, set_seed
 
@@ -32,4 +33,5 @@ __all__ = [
     "load_dataset",
     "run_experiment",
     "set_seed",
+    "validate_parameters",
 ]

@@ -3,19 +3,57 @@
 The recipe is the Keras example's: AdamW, sparse categorical cross-entropy on logits,
 top-1 and top-5 accuracy, 10% of the training split held out for validation,
 reduce-LR-on-plateau and early stopping that restores the best weights.
+
+Determinism
+-----------
+Everything random in a run is a function of ``seed`` and the epoch, never of how many
+``fit`` calls it took or of hidden global state:
+
+* the validation split: ``np.random.default_rng(seed)``;
+* the order of the training images in epoch ``e``: a permutation drawn from a generator
+  seeded with ``(seed, e)`` (:class:`EpochBatches`; Keras' own ``shuffle=True`` is not
+  used, because a new ``fit`` call would restart its sequence of orders);
+* dropout and the random flip/zoom in epoch ``e``: every ``SeedGenerator`` in the model
+  is reset at the start of each epoch to a state derived from ``(seed, e)``
+  (:class:`EpochSeeds`).
+
+With the model built after ``set_seed(seed)``, two runs of :func:`run_experiment` with
+the same data and settings on the same CPU give bit-identical per-epoch histories and test
+metrics, with the TensorFlow and with the JAX backend. How sure that is differs:
+
+* TensorFlow *promises* it: ``set_seed`` calls
+  ``tf.config.experimental.enable_op_determinism()``, documented to make every op (and
+  ``tf.data``) give the same outputs for the same inputs on the same hardware, or raise
+  an error where an op has no deterministic kernel (which can happen on a GPU).
+* JAX makes *no documented promise* and has no such switch for the CPU. We measured it:
+  XLA's CPU code gave identical bits for all three models, run twice in one process and
+  in separate processes (TensorFlow 2.21, JAX 0.10, Keras 3.15, x86-64, 2 threads), and
+  ``tests/test_training.py`` asserts it under each backend, so a change would be caught.
+  On a GPU, JAX needs ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``; not tested here.
+
+Neither promises the same bits on another CPU, library version or thread count, and the
+backends draw different random numbers, so a TensorFlow run and a JAX run differ.
+
+Resuming after an interruption is :mod:`mlp_tutorial.checkpoint`'s job (``checkpoint_dir``).
 """
 
 import dataclasses
 import datetime
+import math
 import time
+import zlib
 
 import keras
 import numpy as np
 
 from mlp_tutorial.augment import adapt_normalization
+from mlp_tutorial.checkpoint import TrainingBackup
 from mlp_tutorial.environment import environment
 from mlp_tutorial.records import write_record
 from mlp_tutorial.validation import check_positive_int
+
+# Purposes for np.random.default_rng([seed, purpose, ...]): independent streams.
+_DATA_ORDER, _LAYER_SEEDS = 1, 2
 
 
 @dataclasses.dataclass
@@ -23,7 +61,10 @@ class Result:
     """What one training run produced.
 
     ``history`` maps each metric (``loss``, ``top1``, ``top5`` and their ``val_``
-    versions, plus ``learning_rate``) to one value per epoch run.
+    versions, plus ``learning_rate``) to one value per epoch, from the first epoch on,
+    including epochs restored from a backup. ``epochs_resumed`` is how many of them were
+    restored (0 for an uninterrupted run); ``wall_time_s`` and
+    ``train_images_per_second`` cover only the epochs run in this call.
     """
 
     history: dict
@@ -35,6 +76,7 @@ class Result:
     wall_time_s: float
     epochs_run: int
     record: dict
+    epochs_resumed: int = 0
 
 
 def set_seed(seed):
@@ -71,16 +113,92 @@ def split_validation(x, y, fraction, seed):
     return x[fit], y[fit], x[val], y[val]
 
 
+class EpochBatches(keras.utils.PyDataset):
+    """Training batches whose order in epoch ``e`` depends only on ``(seed, e)``.
+
+    An endless sequence: batch ``i`` belongs to epoch ``first_epoch + i // steps_per_epoch``,
+    so ``fit`` must be given ``steps_per_epoch``. Each epoch visits every image once, in
+    the order of ``np.random.default_rng([seed, 1, epoch]).permutation(n)``; the last batch
+    of an epoch may be smaller. Because ``__getitem__`` is a pure function of the index,
+    Keras may prefetch as it likes, and a resumed run (``first_epoch`` > 0) sees exactly
+    the batches an uninterrupted run would have seen from that epoch on.
+    """
+
+    def __init__(self, x, y, batch_size, seed, first_epoch=0):
+        super().__init__()  # one worker, no multiprocessing: batches come in index order
+        if len(x) != len(y) or len(x) == 0:
+            raise ValueError(f"need as many labels as images (> 0); got {len(x)} and {len(y)}.")
+        self.x, self.y = x, y
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.seed = seed
+        self.first_epoch = first_epoch
+        self.steps_per_epoch = math.ceil(len(x) / self.batch_size)
+        self._cached = (None, None)  # (epoch, order): replaced whole, so safe to share
+
+    @property
+    def num_batches(self):
+        return None  # endless: ``fit(steps_per_epoch=...)`` cuts it into epochs
+
+    def order(self, epoch):
+        """The permutation of the training images used in ``epoch`` (0-based)."""
+        cached_epoch, order = self._cached
+        if cached_epoch != epoch:
+            order = np.random.default_rng([self.seed, _DATA_ORDER, epoch]).permutation(len(self.x))
+            self._cached = (epoch, order)
+        return order
+
+    def __getitem__(self, index):
+        epoch, step = divmod(index, self.steps_per_epoch)
+        rows = self.order(self.first_epoch + epoch)[
+            step * self.batch_size : (step + 1) * self.batch_size
+        ]
+        return self.x[rows], self.y[rows]
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Reset every random layer's seed at the start of each epoch, from ``(seed, epoch)``.
+
+    Dropout, RandomFlip and RandomZoom each own a ``keras.random.SeedGenerator`` whose
+    state advances with every training step. That state is not among the weights that
+    ``save_weights`` writes, so a resumed run would replay the first epoch's draws.
+    Setting the state of generator ``i`` to ``[s, 0]`` with ``s`` drawn from
+    ``np.random.default_rng([seed, 2, epoch, i])`` makes each epoch's randomness a
+    function of the seed and the epoch alone, however the run was split into calls.
+    """
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+
+    def seed_states(self):
+        """The model's seed-generator state variables (Keras names them this way)."""
+        return [v for v in self.model.variables if v.name == "seed_generator_state"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for i, state in enumerate(self.seed_states()):
+            rng = np.random.default_rng([self.seed, _LAYER_SEEDS, epoch, i])
+            value = np.array([rng.integers(1, 2**31 - 1), 0])
+            state.assign(value.astype(keras.backend.standardize_dtype(state.dtype)))
+
+
 class EpochLog(keras.callbacks.Callback):
     """Print one line per epoch (no progress bar), and time the training steps.
 
-    The first epoch includes tracing and compilation, so throughput is measured over
-    the later epochs when there are any.
+    The first epoch of a ``fit`` call includes tracing and compilation, so throughput is
+    measured over the later epochs when there are any.
+
+    Args:
+        epochs: the number of epochs, for the ``epoch 3/50`` counter.
+        batch_size: images per step, used when ``images_per_epoch`` is not given.
+        printer: where the lines go.
+        images_per_epoch: the exact number of training images in an epoch (the last
+            batch may be smaller than ``batch_size``).
     """
 
-    def __init__(self, epochs, batch_size, printer=print):
+    def __init__(self, epochs, batch_size, printer=print, images_per_epoch=None):
         super().__init__()
         self.epochs, self.batch_size, self.printer = epochs, batch_size, printer
+        self.images_per_epoch = images_per_epoch
         self.step_seconds, self.step_images = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -95,7 +213,7 @@ class EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         self.step_seconds.append(self._train_seconds or 0.0)
-        self.step_images.append(self._steps * self.batch_size)
+        self.step_images.append(self.images_per_epoch or self._steps * self.batch_size)
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.printer(
             f"epoch {epoch + 1:>3}/{self.epochs}"
@@ -141,14 +259,16 @@ def run_experiment(
         dataset: a ``Dataset`` from ``load_dataset``.
         epochs, batch_size: training length and batch size.
         learning_rate, weight_decay: AdamW's.
-        seed: seeds initial shuffling, dropout and augmentation, and the validation split.
+        seed: seeds the validation split, the per-epoch order of the training images,
+            and dropout and augmentation (see the module docstring).
         validation_fraction: share of the training split held out for validation.
         early_stopping_patience, reduce_lr_patience: in epochs, on validation loss.
-        checkpoint_dir: if given, back up every epoch there (``BackupAndRestore``) so a
-            rerun after an interruption resumes; the backup is deleted on success.
+        checkpoint_dir: if given, back up every epoch there so that a rerun with the
+            same settings after an interruption resumes exactly where it stopped; the
+            backup is deleted on success (see the module docstring).
         results_path: if given, write the JSON record there (atomically).
         config: the model/chapter settings to store in the record.
-        extra_callbacks: more Keras callbacks.
+        extra_callbacks: more Keras callbacks, called after the built-in ones.
 
     Returns: a :class:`Result`.
     """
@@ -166,27 +286,68 @@ def run_experiment(
     )
     adapt_normalization(model, x_fit)
     compile_model(model, learning_rate=learning_rate, weight_decay=weight_decay)
-    log = EpochLog(epochs, batch_size)
-    callbacks = [
-        log,
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=reduce_lr_patience
-        ),
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True
-        ),
-        *extra_callbacks,
-    ]
-    if checkpoint_dir is not None:
-        callbacks.insert(0, keras.callbacks.BackupAndRestore(str(checkpoint_dir)))
-
-    start = time.perf_counter()
-    fit = model.fit(
-        x_fit,
-        y_fit,
-        validation_data=(x_val, y_val),
+    training = dict(
         epochs=epochs,
         batch_size=batch_size,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        seed=seed,
+        validation_fraction=validation_fraction,
+        early_stopping_patience=early_stopping_patience,
+        reduce_lr_patience=reduce_lr_patience,
+        train_images=len(x_fit),
+        val_images=len(x_val),
+    )
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.5, patience=reduce_lr_patience
+    )
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True
+    )
+    log = EpochLog(epochs, batch_size, images_per_epoch=len(x_fit))
+    callbacks = [EpochSeeds(seed), log, reduce_lr, early_stopping]
+
+    backup, initial_epoch, resumed, restored = None, 0, 0, {}
+    if checkpoint_dir is not None:
+        fingerprint = {
+            "model": model.name,
+            "num_params": int(model.count_params()),
+            "dataset": dataset.name,
+            "labels_crc32": zlib.crc32(np.ascontiguousarray(y_fit).tobytes()),
+            **{k: v for k, v in training.items() if k != "epochs"},
+        }
+        backup = TrainingBackup(
+            checkpoint_dir,
+            fingerprint=fingerprint,
+            reduce_lr=reduce_lr,
+            early_stopping=early_stopping,
+        )
+        initial_epoch = resumed = backup.epochs_done
+        restored = {key: list(values) for key, values in backup.history.items()}
+        if resumed > epochs:
+            raise backup.error(f"it holds {resumed} epochs, more than epochs={epochs}")
+        if initial_epoch:
+            then = (
+                "early stopping had ended training"
+                if backup.stopped
+                else f"training continues at epoch {initial_epoch + 1}"
+            )
+            print(f"Resuming from {checkpoint_dir}: {initial_epoch}/{epochs} epochs done; {then}.")
+        if backup.stopped:
+            initial_epoch = epochs  # nothing left to train
+        callbacks.append(backup)
+    callbacks += list(extra_callbacks)
+
+    batches = EpochBatches(x_fit, y_fit, batch_size, seed, first_epoch=initial_epoch)
+    start = time.perf_counter()
+    fit = model.fit(
+        batches,
+        steps_per_epoch=batches.steps_per_epoch,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation_data=(x_val, y_val),
+        validation_batch_size=batch_size,
+        shuffle=False,  # EpochBatches orders each epoch itself
         callbacks=callbacks,
         verbose=0,
     )
@@ -198,7 +359,7 @@ def run_experiment(
         f"test top1 {test['top1']:.4f}  top5 {test['top5']:.4f}  loss {test['loss']:.4f}"
         f"  ({dataset.name}, {len(dataset.x_test):,} test images)"
     )
-    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    history = _merge_history(restored, fit.history)
     result = Result(
         history=history,
         test_top1=float(test["top1"]),
@@ -209,26 +370,24 @@ def run_experiment(
         wall_time_s=float(wall_time),
         epochs_run=len(history.get("loss", [])),
         record={},
+        epochs_resumed=resumed,
     )
-    result.record = make_record(
-        model,
-        dataset,
-        result,
-        config=config,
-        training=dict(
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            seed=seed,
-            validation_fraction=validation_fraction,
-            train_images=len(x_fit),
-            val_images=len(x_val),
-        ),
-    )
+    training["epochs_resumed"] = resumed
+    result.record = make_record(model, dataset, result, config=config, training=training)
     if results_path is not None:
         write_record(results_path, result.record)
+    if backup is not None:
+        backup.remove()  # only now: a crash in evaluation or recording can still resume
     return result
+
+
+def _merge_history(restored, new):
+    """Epochs restored from a backup, then this call's epochs, as float lists per key."""
+    keys = list(dict.fromkeys([*restored, *new]))
+    return {
+        key: [float(v) for v in restored.get(key, [])] + [float(v) for v in new.get(key, [])]
+        for key in keys
+    }
 
 
 def make_record(model, dataset, result, *, config, training):

@@ -1,0 +1,157 @@
+"""validate_parameters: every bad chapter parameter fails at once with a message that
+names the parameter, shows the bad value and says what would be valid."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlp_tutorial import DATASET_NAMES, MODEL_NAMES
+from mlp_tutorial.parameters import KNOWN_PARAMETERS, ParameterError, validate_parameters
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("a regular file, not a folder\n")
+    return path
+
+
+# (parameters, name in the message, value as shown, what is valid)
+BAD = [
+    # wrong type: ints must be ints, numbers must be numbers
+    (dict(epochs="10"), "epochs", "'10' (a str)", "an int >= 1"),
+    (dict(epochs=2.5), "epochs", "2.5 (a float)", "an int >= 1"),
+    (dict(batch_size=32.0), "batch_size", "32.0 (a float)", "an int >= 1"),
+    (dict(num_blocks=True), "num_blocks", "True (a bool)", "an int >= 1"),
+    (dict(learning_rate="1e-3"), "learning_rate", "'1e-3' (a str)", "a number > 0"),
+    (dict(dropout_rate=None), "dropout_rate", "None", "a number in [0, 1)"),
+    (dict(train_limit=100.0), "train_limit", "100.0 (a float)", "None or an int >= 10"),
+    # zero
+    (dict(epochs=0), "epochs", "0", "an int >= 1"),
+    (dict(image_size=0), "image_size", "0", "an int >= 1"),
+    (dict(learning_rate=0.0), "learning_rate", "0.0", "a finite number > 0"),
+    # negative
+    (dict(embedding_dim=-16), "embedding_dim", "-16", "an int >= 1"),
+    (dict(seed=-1), "seed", "-1", "an int >= 0"),
+    (dict(weight_decay=-1e-4), "weight_decay", "-0.0001", "a finite number >= 0"),
+    # out of range
+    (dict(dropout_rate=1.0), "dropout_rate", "1.0", "a number in [0, 1)"),
+    (dict(train_limit=5), "train_limit", "5", "None or an int >= 10"),
+    (dict(learning_rate=float("inf")), "learning_rate", "inf", "a finite number > 0"),
+    # unknown names and choices
+    (dict(dataset="imagenet"), "dataset", "'imagenet'", "'auto', 'cifar100', 'offline'"),
+    (dict(dataset="cifar-100"), "dataset", "'cifar-100'", "did you mean 'cifar100'"),
+    (dict(model="vit"), "model", "'vit'", "'mixer', 'fnet', 'gmlp'"),
+    (dict(epoch=3), "epoch", "3", "known parameters: model, dataset, data_path, epochs"),
+]
+
+
+@pytest.mark.parametrize("params, name, shown, valid", BAD)
+def test_bad_value_is_named_shown_and_corrected(params, name, shown, valid):
+    with pytest.raises(ParameterError) as caught:
+        validate_parameters(**params)
+    message = str(caught.value)
+    assert f"`{name}`={shown}" in message
+    assert valid in message
+    assert caught.value.parameter == name
+    assert isinstance(caught.value, ValueError)
+
+
+def test_non_dividing_patch_lists_the_valid_patch_sizes():
+    with pytest.raises(ValueError) as caught:
+        validate_parameters(image_size=64, patch_size=7)
+    assert str(caught.value) == (
+        "`patch_size`=7 does not divide `image_size`=64; valid patch sizes: 1, 2, 4, 8, 16, 32, 64."
+    )
+
+
+def test_unknown_parameter_suggests_the_close_name():
+    with pytest.raises(ValueError, match=r"unknown parameter `epoch`=3 \(did you mean `epochs`"):
+        validate_parameters(epoch=3)
+
+
+def test_missing_data_path(tmp_path):
+    missing = tmp_path / "cifar-100-python.tar.gz"
+    with pytest.raises(ValueError, match="`data_path`=.*does not exist: None or the path of"):
+        validate_parameters(data_path=missing)
+
+
+def test_data_path_is_not_used_with_the_offline_dataset(tmp_path):
+    with pytest.raises(ValueError, match="`data_path`=.* is not used with `dataset`='offline'"):
+        validate_parameters(dataset="offline", data_path=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["results_dir", "checkpoint_dir"])
+@pytest.mark.parametrize("where", ["under_a_file", "is_a_file"])
+def test_unwritable_folder(name, where, a_file):
+    """A folder whose parent is a regular file can never be created (even as root)."""
+    path = a_file / "results" if where == "under_a_file" else a_file
+    with pytest.raises(ParameterError) as caught:
+        validate_parameters(**{name: str(path)})
+    message = str(caught.value)
+    assert f"`{name}`={str(path)!r}" in message
+    assert "a folder that exists or can be created, and is writable" in message
+    assert a_file.read_text() == "a regular file, not a folder\n"  # untouched
+
+
+def test_folder_check_writes_for_real_and_leaves_no_trace(tmp_path):
+    existing = tmp_path / "results"
+    existing.mkdir()
+    (existing / "gmlp.json").write_text("{}")
+    to_create = tmp_path / "a" / "b" / "checkpoints"
+    out = validate_parameters(results_dir=existing, checkpoint_dir=to_create)
+    assert out == {"results_dir": str(existing), "checkpoint_dir": str(to_create)}
+    assert [p.name for p in existing.iterdir()] == ["gmlp.json"]  # probe file removed
+    assert not (tmp_path / "a").exists()  # folders made for the check are removed again
+
+
+def test_good_parameters_come_back_normalized(tmp_path):
+    params = dict(
+        model="gmlp",
+        dataset="cifar100",
+        data_path=tmp_path,  # a Path
+        epochs=np.int64(50),  # NumPy ints are ints
+        batch_size=128,
+        image_size=64,
+        patch_size=8,
+        embedding_dim=256,
+        num_blocks=4,
+        dropout_rate=0,  # an int where a float is expected is fine
+        learning_rate=np.float32(0.005),
+        weight_decay=0,
+        train_limit=None,
+        seed=42,
+        results_dir=tmp_path / "results",
+        checkpoint_dir=None,
+    )
+    out = validate_parameters(**params)
+    assert list(out) == list(params) == list(KNOWN_PARAMETERS)
+    assert out == dict(
+        params,
+        data_path=str(tmp_path),
+        epochs=50,
+        dropout_rate=0.0,
+        learning_rate=float(np.float32(0.005)),
+        weight_decay=0.0,
+        results_dir=str(tmp_path / "results"),
+    )
+    plain = {int, float, str, type(None)}
+    assert all(type(value) in plain for value in out.values())
+    assert type(out["epochs"]) is int and type(out["dropout_rate"]) is float
+    assert not Path(out["results_dir"]).exists()  # checked, not created
+
+
+def test_every_parameter_is_optional():
+    assert validate_parameters() == {}
+    assert validate_parameters(train_limit=None, checkpoint_dir=None) == {
+        "train_limit": None,
+        "checkpoint_dir": None,
+    }
+
+
+def test_choices_follow_the_package():
+    for name in MODEL_NAMES:
+        assert validate_parameters(model=name) == {"model": name}
+    for name in DATASET_NAMES:
+        assert validate_parameters(dataset=name) == {"dataset": name}

@@ -1,0 +1,358 @@
+"""run_experiment: learning, determinism, exact resume, argument errors, and the records.
+
+Every run here is tiny (offline dataset, 200 training images, a 1-block gMLP of width 16 on
+16x16 images), so the module takes well under a minute on TensorFlow. Batches of 20 split
+the 180 training, 20 validation and 1,000 test images evenly: one compiled shape each.
+"""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from mlp_tutorial import build_model, load_dataset
+from mlp_tutorial.checkpoint import TrainingBackup
+from mlp_tutorial.environment import environment
+from mlp_tutorial.records import write_record
+from mlp_tutorial.training import (
+    EpochBatches,
+    EpochSeeds,
+    compile_model,
+    run_experiment,
+    set_seed,
+)
+
+pytestmark = pytest.mark.backend
+
+SMALL = dict(image_size=16, patch_size=4, embedding_dim=16, num_blocks=1)
+SEED = 3
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_dataset("offline", train_limit=200)
+
+
+def train(dataset, *, seed=SEED, **kwargs):
+    """Build the small gMLP after set_seed(seed), as a chapter does, and train it."""
+    set_seed(seed)
+    model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
+    return run_experiment(model, dataset, seed=seed, batch_size=20, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def learning_run(dataset, tmp_path_factory):
+    """Four epochs at a learning rate that learns; the record is written to a file."""
+    path = tmp_path_factory.mktemp("results") / "gmlp.json"
+    config = dict(model="gmlp", **SMALL, learning_rate=1e-2)
+    result = train(dataset, epochs=4, learning_rate=1e-2, results_path=path, config=config)
+    return result, path
+
+
+class Interrupted(Exception):
+    """Stands for whatever ends a run early: a lost Colab session, a kill, a crash."""
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Kill the run at the end of epoch ``after`` (1-based)."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise Interrupted(f"interrupted after epoch {self.after}")
+
+
+class SeenEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+# ------------------------------------------------------------------------------------
+# Learning and determinism
+# ------------------------------------------------------------------------------------
+
+
+def test_training_lowers_the_loss(learning_run):
+    """On real images (MNIST digits) the training loss falls clearly in four epochs."""
+    result, _ = learning_run
+    loss = result.history["loss"]
+    assert len(loss) == result.epochs_run == 4
+    assert loss[-1] < loss[0] - 0.15, loss
+    assert result.history["val_loss"][-1] < result.history["val_loss"][0], result.history
+    assert result.test_top1 > 0.2  # 10 classes: chance is 0.1
+
+
+def test_same_seed_gives_bit_identical_runs(dataset, learning_run):
+    """Same data, seed and settings: every per-epoch metric and test metric, bit for bit."""
+    first, _ = learning_run
+    again = train(dataset, epochs=4, learning_rate=1e-2)
+    assert again.history == first.history
+    assert (again.test_top1, again.test_top5, again.test_loss) == (
+        first.test_top1,
+        first.test_top5,
+        first.test_loss,
+    )
+    other = train(dataset, seed=SEED + 1, epochs=1, learning_rate=1e-2)
+    assert other.history["loss"][0] != first.history["loss"][0]  # the seed matters
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch():
+    """Every epoch visits each image once; a resumed sequence continues the same orders."""
+    x = np.arange(50).reshape(50, 1)
+    y = np.arange(50)
+    batches = EpochBatches(x, y, batch_size=16, seed=7)
+    assert batches.steps_per_epoch == 4
+    epochs = [np.concatenate([batches[e * 4 + s][1] for s in range(4)]) for e in range(3)]
+    for seen in epochs:
+        assert sorted(seen) == list(range(50))
+    assert not np.array_equal(epochs[0], epochs[1])
+    resumed = EpochBatches(x, y, batch_size=16, seed=7, first_epoch=2)
+    np.testing.assert_array_equal(np.concatenate([resumed[s][1] for s in range(4)]), epochs[2])
+
+
+def test_epoch_seeds_reach_every_random_layer(dataset):
+    """Head dropout, block dropout, flip and zoom: four generators, reset per epoch."""
+    model = build_model("gmlp", num_classes=dataset.num_classes, dropout_rate=0.2, **SMALL)
+    seeds = EpochSeeds(seed=5)
+    seeds.set_model(model)
+    states = seeds.seed_states()
+    assert len(states) == 4
+
+    def values():
+        return [tuple(keras.ops.convert_to_numpy(s.value)) for s in states]
+
+    seeds.on_epoch_begin(3)
+    epoch3 = values()
+    assert len(set(epoch3)) == 4 and all(counter == 0 for _, counter in epoch3)
+    seeds.on_epoch_begin(4)
+    assert values() != epoch3
+    seeds.on_epoch_begin(3)
+    assert values() == epoch3
+
+
+# ------------------------------------------------------------------------------------
+# Resuming after an interruption
+# ------------------------------------------------------------------------------------
+
+# The learning rate is so small that the validation loss stays on a plateau (changes below
+# ReduceLROnPlateau's min_delta of 1e-4): its wait counter reaches reduce_lr_patience=2 at
+# the end of epoch 3, one epoch after the interruption, and halves the learning rate for
+# epoch 4. Without the saved counters, the resumed run would not halve it.
+PLATEAU = dict(epochs=4, learning_rate=1e-8, reduce_lr_patience=2)
+
+
+def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
+    folder = tmp_path / "backup"
+    whole = train(dataset, **PLATEAU)
+    assert whole.history["learning_rate"][3] == pytest.approx(whole.history["learning_rate"][2] / 2)
+
+    with pytest.raises(Interrupted):
+        train(dataset, **PLATEAU, checkpoint_dir=folder, extra_callbacks=[Interrupt(after=2)])
+    state = json.loads((folder / "state.json").read_text())
+    assert state["epochs_done"] == 2
+    assert len(state["history"]["loss"]) == 2
+
+    # A rerun with other settings is refused, naming what differs; the backup survives.
+    with pytest.raises(ValueError, match="batch_size: 20 in the backup, 10 now"):
+        set_seed(SEED)
+        model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
+        run_experiment(model, dataset, seed=SEED, batch_size=10, **PLATEAU, checkpoint_dir=folder)
+    assert (folder / "state.json").is_file()
+
+    capsys.readouterr()
+    seen = SeenEpochs()
+    resumed = train(dataset, **PLATEAU, checkpoint_dir=folder, extra_callbacks=[seen])
+    printed = capsys.readouterr().out.splitlines()
+    epoch_lines = [line for line in printed if line.startswith("epoch")]
+
+    assert seen.epochs == [2, 3]  # zero-based: epochs 3 and 4
+    assert printed[0].startswith("Resuming from") and "continues at epoch 3" in printed[0]
+    assert [line.split()[1] for line in epoch_lines] == ["3/4", "4/4"]
+    assert resumed.history == whole.history  # all four epochs, bit for bit
+    assert (resumed.test_top1, resumed.test_top5, resumed.test_loss) == (
+        whole.test_top1,
+        whole.test_top5,
+        whole.test_loss,
+    )
+    assert resumed.epochs_run == 4 and resumed.epochs_resumed == 2
+    assert resumed.record["training"]["epochs_resumed"] == 2
+    assert not folder.exists()  # backup removed on success
+
+
+def test_resume_after_early_stopping_trains_no_more(dataset, tmp_path, capsys):
+    """Killed after early stopping but before the end: the rerun only evaluates."""
+
+    class DieAtTrainEnd(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            raise Interrupted("died before evaluation")
+
+    # learning rate 0: the validation loss never improves, so patience 1 stops at epoch 2
+    settings = dict(epochs=5, learning_rate=0.0, early_stopping_patience=1)
+    whole = train(dataset, **settings)
+    assert whole.epochs_run == 2
+    folder = tmp_path / "backup"
+    with pytest.raises(Interrupted):
+        train(dataset, **settings, checkpoint_dir=folder, extra_callbacks=[DieAtTrainEnd()])
+    capsys.readouterr()
+    seen = SeenEpochs()
+    resumed = train(dataset, **settings, checkpoint_dir=folder, extra_callbacks=[seen])
+    assert "early stopping had ended training" in capsys.readouterr().out
+    assert seen.epochs == []
+    assert resumed.history == whole.history
+    assert resumed.test_loss == whole.test_loss
+    assert not folder.exists()
+
+
+def test_backup_restores_callback_counters_and_best_weights(dataset, tmp_path):
+    """What BackupAndRestore leaves out: EarlyStopping/ReduceLROnPlateau state, NaN too."""
+    folder = tmp_path / "backup"
+
+    def compiled():
+        model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
+        compile_model(model, learning_rate=1e-3, weight_decay=1e-4)
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    def callbacks():
+        return (
+            keras.callbacks.ReduceLROnPlateau(),
+            keras.callbacks.EarlyStopping(restore_best_weights=True),
+        )
+
+    set_seed(0)
+    model = compiled()
+    reduce_lr, early = callbacks()
+    reduce_lr.wait, reduce_lr.cooldown_counter, reduce_lr.best = 1, 2, float("nan")
+    early.wait, early.best, early.best_epoch = 3, 0.1 + 0.2, 4
+    early.best_weights = [w + 1 for w in model.get_weights()]
+    model.optimizer.iterations.assign(7)
+    model.optimizer.learning_rate = 0.25
+    backup = TrainingBackup(
+        folder, fingerprint={"seed": 0}, reduce_lr=reduce_lr, early_stopping=early
+    )
+    backup.set_model(model)
+    model.stop_training = True
+    backup.on_epoch_end(5, logs={"loss": 1.25, "val_loss": float("inf")})
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "best-0005.npz",
+        "epoch-0006.weights.h5",
+        "state.json",
+    ]
+
+    set_seed(1)  # different initial weights
+    other = compiled()
+    reduce_lr2, early2 = callbacks()
+    restored = TrainingBackup(
+        folder, fingerprint={"seed": 0}, reduce_lr=reduce_lr2, early_stopping=early2
+    )
+    assert (restored.epochs_done, restored.stopped) == (6, True)
+    assert restored.history == {"loss": [1.25], "val_loss": [float("inf")]}
+    restored.set_model(other)
+    for callback in (reduce_lr2, early2):
+        callback.on_train_begin()  # they reset their counters first...
+    restored.on_train_begin()  # ...then the backup restores them
+    assert (reduce_lr2.wait, reduce_lr2.cooldown_counter) == (1, 2)
+    assert math.isnan(reduce_lr2.best)
+    assert (early2.wait, early2.best, early2.best_epoch) == (3, 0.1 + 0.2, 4)
+    for got, want in zip(early2.best_weights, early.best_weights, strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(other.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert int(keras.ops.convert_to_numpy(other.optimizer.iterations)) == 7
+    assert float(keras.ops.convert_to_numpy(other.optimizer.learning_rate)) == 0.25
+
+    with pytest.raises(ValueError, match="seed: 0 in the backup, 1 now"):
+        TrainingBackup(folder, fingerprint={"seed": 1})
+    restored.remove()
+    assert not folder.exists()
+
+
+# ------------------------------------------------------------------------------------
+# Argument errors
+# ------------------------------------------------------------------------------------
+
+
+def test_zero_epochs_is_an_error(dataset):
+    model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
+    with pytest.raises(ValueError, match="`epochs`"):
+        run_experiment(model, dataset, epochs=0)
+
+
+def test_class_count_mismatch_is_an_error(dataset):
+    model = build_model("gmlp", num_classes=100, **SMALL)
+    with pytest.raises(ValueError, match="100 outputs.*10 classes.*num_classes=10"):
+        run_experiment(model, dataset, epochs=1)
+
+
+# ------------------------------------------------------------------------------------
+# Results records
+# ------------------------------------------------------------------------------------
+
+
+def _reject_constant(name):
+    raise ValueError(f"non-finite number {name} in a record")
+
+
+def _numbers(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+
+
+def test_record_has_the_design_fields(learning_run):
+    result, path = learning_run
+    text = Path(path).read_text(encoding="utf-8")
+    record = json.loads(text, parse_constant=_reject_constant)  # no NaN/Infinity tokens
+    assert record == json.loads(json.dumps(result.record))
+    assert record["config"] == dict(model="gmlp", **SMALL, learning_rate=1e-2)
+    assert record["dataset"]["name"] == "offline"
+    assert "NOT CIFAR-100" in record["dataset"]["source"]
+    assert record["epochs_run"] == 4
+    assert set(record["history"]) >= {"loss", "top1", "top5", "val_loss", "val_top1", "val_top5"}
+    assert all(len(values) == 4 for values in record["history"].values())
+    assert 0 <= record["test"]["top1"] <= record["test"]["top5"] <= 1
+    assert record["num_params"] == result.num_params > 0
+    assert record["train_images_per_second"] > 0
+    assert record["wall_time_s"] > 0
+    env = environment()
+    assert record["backend"] == keras.backend.backend() == env["backend"]
+    assert record["device"] == env["device"]
+    assert record["versions"]["keras"] == keras.__version__
+    assert record["training"]["train_images"] == 180
+    assert "null" not in text  # write_record stores NaN as null: nothing was NaN
+    assert all(math.isfinite(n) for n in _numbers(record))
+
+
+@pytest.mark.parametrize("failing", ["json.dumps", "os.fsync", "os.replace"])
+def test_interrupted_record_write_keeps_the_old_record(tmp_path, monkeypatch, failing):
+    """A write that fails before, during or at the rename leaves the old file, no temp."""
+    path = tmp_path / "gmlp.json"
+    write_record(path, {"test": {"top1": 0.5}})
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError(f"simulated failure in {failing}")
+
+    module, name = failing.split(".")
+    monkeypatch.setattr(f"mlp_tutorial.records.{module}.{name}", boom)
+    with pytest.raises(OSError, match="simulated failure"):
+        write_record(path, {"test": {"top1": 0.9}})
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["gmlp.json"]
