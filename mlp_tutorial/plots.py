@@ -492,8 +492,8 @@ def plot_spectrum(x, title=None):
     aspect = "equal" if 0.5 <= num_patches / channels <= 2 else "auto"
 
     for ax, values, panel_title in (
-        (axes[0], x, "input x"),
-        (axes[2], spectrum.real, "Re(FFT2(x)): what FNet keeps"),
+        (axes[0], x, "input x\n(patches × channels)"),
+        (axes[2], spectrum.real, "Re(FFT2(x))\nwhat FNet keeps"),
     ):
         limit = _symmetric_limit(values)
         image = ax.imshow(
@@ -525,7 +525,7 @@ def plot_spectrum(x, title=None):
         extent=(freq_c[0] - 0.5, freq_c[-1] + 0.5, freq_p[-1] + 0.5, freq_p[0] - 0.5),
     )
     fig.colorbar(image, ax=axes[1], shrink=0.85)
-    axes[1].set_title("|FFT2(x)| (log scale, zero frequency centered)")
+    axes[1].set_title("|FFT2(x)|, log scale\nzero frequency at the centre")
     axes[1].set_xlabel("channel frequency")
     axes[1].set_ylabel("sequence frequency")
     if title:
