@@ -537,8 +537,9 @@ def plot_scaling(num_patches, seconds, labels=None, fits=None, title=None):
     """Log-log plot of time per image against sequence length, with fitted slopes.
 
     A cost that grows as ``P**k`` is a straight line of slope ``k`` on log-log axes:
-    about 1 for Mixer's and gMLP's token mixing at fixed width, ``~1`` (times ``log P``)
-    for FNet, and 2 for self-attention's ``P x P`` score matrix.
+    about 1 for Mixer's token mixing at a fixed hidden width, a little above 1
+    (``P log P``) for FNet, and approaching 2 for gMLP's ``P x P`` spatial matrix and
+    self-attention's ``P x P`` score matrix once those terms dominate.
 
     Args:
         num_patches: ``(N,)`` sequence lengths ``P`` that were timed.

@@ -1,0 +1,79 @@
+"""A mistyped parameter stops a chapter in the validation cell, before any data is loaded.
+
+Each case runs a training chapter with papermill and one bad value; the run must fail in
+the cell right after the parameters (the one calling ``validate_parameters``), with a
+message naming the parameter, and no later cell may have run.
+"""
+
+import os
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHAPTER = REPO / "notebooks" / "04_gmlp.ipynb"
+
+pytestmark = pytest.mark.notebooks
+
+
+def _blocked_dir(tmp_path):
+    """A results_dir that cannot be created: its parent is a regular file."""
+    parent = tmp_path / "a_file"
+    parent.write_text("not a folder")
+    return str(parent / "results")
+
+
+CASES = [
+    ("epochs", "ten", "`epochs`"),  # wrong type
+    ("batch_size", 0, "`batch_size`"),  # zero
+    ("learning_rate", -0.001, "`learning_rate`"),  # negative
+    ("patch_size", 7, "does not divide `image_size`"),  # non-dividing patch
+    ("dataset", "imagenet", "`dataset`"),  # unknown dataset
+    ("dropout_rate", 1.5, "`dropout_rate`"),  # out of range
+    ("data_path", "/no/such/cifar-100-python.tar.gz", "`data_path`"),  # missing path
+    ("results_dir", "BLOCKED", "`results_dir`"),  # unwritable results dir
+    ("seed", 2.5, "`seed`"),  # float for an int
+]
+
+
+def _validation_cell_index(notebook):
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code" and "validate_parameters(" in cell.source:
+            return index
+    raise AssertionError("no validate_parameters cell")
+
+
+@pytest.mark.parametrize("name, value, message", CASES, ids=[c[0] for c in CASES])
+def test_bad_parameter_fails_in_the_validation_cell(tmp_path, name, value, message):
+    if value == "BLOCKED":
+        value = _blocked_dir(tmp_path)
+    output = tmp_path / "out.ipynb"
+    env_backup = os.environ.pop("MLP_TUTORIAL_CIFAR100", None)
+    try:
+        with pytest.raises(papermill.PapermillExecutionError) as failure:
+            papermill.execute_notebook(
+                str(CHAPTER),
+                str(output),
+                parameters={name: value, "results_dir": str(tmp_path / "results")}
+                if name != "results_dir"
+                else {name: value},
+                kernel_name="python3",
+                cwd=str(CHAPTER.parent),
+                progress_bar=False,
+            )
+    finally:
+        if env_backup is not None:
+            os.environ["MLP_TUTORIAL_CIFAR100"] = env_backup
+    error = failure.value
+    assert error.ename == "ParameterError"
+    assert message in error.evalue
+    assert repr(value) in error.evalue  # the message shows the bad value itself
+    executed = nbformat.read(output, as_version=4)
+    stop = _validation_cell_index(executed)
+    failed = executed.cells[stop]
+    assert error.exec_count == failed.execution_count
+    assert [o.ename for o in failed.outputs if o.output_type == "error"] == ["ParameterError"]
+    later = [c for c in executed.cells[stop + 1 :] if c.cell_type == "code"]
+    assert later and all(c.get("execution_count") is None for c in later)
