@@ -12,6 +12,7 @@ from mlp_tutorial.gmlp import GMLPBlock, SpatialGatingUnit
 from mlp_tutorial.mixer import MixerBlock
 from mlp_tutorial.parameters import validate_parameters
 from mlp_tutorial.patches import Patches, PositionEmbedding
+from mlp_tutorial.recipe import RECIPES, Recipe
 from mlp_tutorial.training import Result, run_experiment, set_seed
 
 __version__ = "0.1.0"
@@ -25,6 +26,8 @@ __all__ = [
     "MixerBlock",
     "Patches",
     "PositionEmbedding",
+    "RECIPES",
+    "Recipe",
     "Result",
     "SpatialGatingUnit",
     "build_classifier",

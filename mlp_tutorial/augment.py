@@ -4,6 +4,11 @@ The seeds' pipeline: normalize each channel to the training set's mean and varia
 resize to ``image_size``, then (in training only) flip horizontally and zoom by up to
 20%. Keras's random preprocessing layers are active only when ``training=True``, so the
 same model evaluates on clean, resized images.
+
+The stronger pipeline, ``"randaugment"``, puts Keras's ``RandAugment`` (Cubuk et al.,
+2020) in front of the seeds' one. It must come first: its colour operations
+(solarize, posterize, equalize, auto-contrast...) need to know the pixels' range, and
+only the raw images have a fixed one, 0-255; after normalization they have none.
 """
 
 import keras
@@ -12,15 +17,22 @@ from keras import layers
 
 from mlp_tutorial.validation import check_choice, check_positive_int
 
-AUGMENTATIONS = ("seed", "none")
+AUGMENTATIONS = ("seed", "randaugment", "none")
+
+#: RandAugment's settings: operations per image, and their strength. Keras scales each
+#: operation's ``factor`` to its own maximum (a rotation of 0.2 is a fifth of a turn,
+#: a translation of 0.2 a fifth of the image), so 0.2 is a moderate strength for 32 x 32
+#: images; the layer's default, 0.5, turns and shifts them half-way round.
+RANDAUGMENT = dict(num_ops=2, factor=0.2)
 
 
 def build_augmentation(kind="seed", *, image_size, name="augmentation"):
     """The input pipeline ``kind`` as one layer: (B, H, W, 3) in 0-255 -> (B, S, S, 3).
 
     Args:
-        kind: ``"seed"`` (normalize, resize, random flip, random zoom 0.2) or ``"none"``
-            (normalize and resize only).
+        kind: ``"seed"`` (normalize, resize, random flip, random zoom 0.2),
+            ``"randaugment"`` (``RandAugment`` on the 0-255 pixels, then the seeds'
+            pipeline) or ``"none"`` (normalize and resize only).
         image_size: side ``S`` of the square images the patches are cut from.
 
     The ``Normalization`` layer starts as the identity; :func:`adapt_normalization`
@@ -28,11 +40,14 @@ def build_augmentation(kind="seed", *, image_size, name="augmentation"):
     """
     check_choice("augmentation", kind, AUGMENTATIONS)
     image_size = check_positive_int("image_size", image_size)
-    steps = [
+    steps = []
+    if kind == "randaugment":
+        steps.append(layers.RandAugment(value_range=(0, 255), **RANDAUGMENT, name="rand_augment"))
+    steps += [
         layers.Normalization(axis=-1, name="normalize"),
         layers.Resizing(image_size, image_size, name="resize"),
     ]
-    if kind == "seed":
+    if kind in ("seed", "randaugment"):
         steps += [
             layers.RandomFlip("horizontal", name="random_flip"),
             layers.RandomZoom(height_factor=0.2, width_factor=0.2, name="random_zoom"),
@@ -54,6 +69,11 @@ def adapt_normalization(model, images):
         layer.adapt_variance.assign(np.reshape(variance, layer.adapt_variance.shape))
         layer.finalize_state()
     return len(found)
+
+
+def uses_randaugment(model):
+    """Whether ``model`` has a ``RandAugment`` layer anywhere inside it."""
+    return any(isinstance(layer, layers.RandAugment) for layer in _walk(model))
 
 
 def channel_statistics(images):

@@ -48,7 +48,8 @@ def build_classifier(
         dropout_rate: dropout before the classification head.
         position_embedding: add a learned position embedding (FNet needs one).
         final_norm: LayerNorm after the last block (the pre-norm Mixer and gMLP).
-        augmentation: ``"seed"``, ``"none"``, or a Keras layer to use as is.
+        augmentation: ``"seed"``, ``"randaugment"``, ``"none"`` (see
+            :func:`~mlp_tutorial.augment.build_augmentation`), or a Keras layer to use as is.
 
     Returns: a model mapping ``(B, *input_shape)`` to logits ``(B, num_classes)``.
     """

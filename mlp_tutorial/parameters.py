@@ -14,8 +14,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from mlp_tutorial.augment import AUGMENTATIONS
 from mlp_tutorial.classifier import MODEL_NAMES
 from mlp_tutorial.data import DATASET_NAMES
+from mlp_tutorial.recipe import RECIPES
 from mlp_tutorial.validation import check_choice, check_rate
 
 __all__ = ["KNOWN_PARAMETERS", "ParameterError", "validate_parameters"]
@@ -170,6 +172,31 @@ def _writable_folder(name, value, *, allow_none=False):
     return str(path)
 
 
+def _recipe_list(name, value):
+    """A non-empty list of distinct recipe names, returned as a list of str."""
+    valid = ", ".join(repr(c) for c in RECIPES)
+    expected = f"a non-empty list of distinct names from {valid} is needed"
+    is_list = isinstance(value, (list, tuple))
+    if not is_list or not value:
+        kind = "" if is_list or value is None else f" (a {type(value).__name__})"
+        raise ParameterError(name, value, f"`{name}`={value!r}{kind} is not valid: {expected}.")
+    for item in value:
+        if not isinstance(item, str) or item not in RECIPES:
+            close = difflib.get_close_matches(item, RECIPES, n=1) if isinstance(item, str) else []
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ParameterError(
+                name,
+                value,
+                f"`{name}`={value!r} is not valid: {item!r}{hint} is unknown; {expected}.",
+            )
+    repeated = sorted({item for item in value if value.count(item) > 1})
+    if repeated:
+        raise ParameterError(
+            name, value, f"`{name}`={value!r} is not valid: {repeated[0]!r} repeats; {expected}."
+        )
+    return [str(item) for item in value]
+
+
 # name -> checker(name, value) returning the normalized value.
 _CHECKS = {
     "model": lambda n, v: _choice(n, v, MODEL_NAMES),
@@ -188,6 +215,9 @@ _CHECKS = {
     "seed": lambda n, v: _int_at_least(n, v, 0),
     "results_dir": _writable_folder,
     "checkpoint_dir": lambda n, v: _writable_folder(n, v, allow_none=True),
+    "recipe": lambda n, v: _choice(n, v, tuple(RECIPES)),
+    "augmentation": lambda n, v: _choice(n, v, AUGMENTATIONS),
+    "ablation": _recipe_list,
 }
 
 #: Every parameter name a chapter may use, in the order of its parameters cell.
@@ -204,8 +234,11 @@ def validate_parameters(**params):
     ``patch_size`` must divide ``image_size``), ``dropout_rate`` (in [0, 1)),
     ``learning_rate`` (> 0), ``weight_decay`` (>= 0), ``train_limit`` (None or an int
     >= 10), ``seed`` (an int >= 0), ``results_dir`` (a folder that exists or can be
-    created, and is writable: checked by writing a file) and ``checkpoint_dir`` (None or
-    such a folder). Ints must be ints: ``True``, ``2.5``, ``10.0`` and ``"10"`` are not.
+    created, and is writable: checked by writing a file), ``checkpoint_dir`` (None or
+    such a folder), ``recipe`` (a name from ``recipe.RECIPES``), ``augmentation`` (one of
+    ``augment.AUGMENTATIONS``, and ``"randaugment"`` exactly when ``recipe`` has
+    RandAugment) and ``ablation`` (a non-empty list of distinct recipe names). Ints must
+    be ints: ``True``, ``2.5``, ``10.0`` and ``"10"`` are not.
 
     Returns: a dict of the same names with plain Python values (paths as ``str``).
 
@@ -239,6 +272,16 @@ def validate_parameters(**params):
                 patch_size,
                 f"`patch_size`={patch_size} does not divide `image_size`={image_size}; "
                 f"valid patch sizes: {valid}.",
+            )
+    if "recipe" in checked and "augmentation" in checked:
+        recipe = RECIPES[checked["recipe"]]
+        if (checked["augmentation"] == "randaugment") != recipe.randaugment:
+            needed = "'randaugment'" if recipe.randaugment else "'seed' or 'none'"
+            raise ParameterError(
+                "augmentation",
+                params["augmentation"],
+                f"`augmentation`={checked['augmentation']!r} does not fit "
+                f"`recipe`={checked['recipe']!r}, which needs {needed}.",
             )
     if checked.get("dataset") == "offline" and checked.get("data_path") is not None:
         raise ParameterError(

@@ -167,18 +167,56 @@ def plot_image_grid(images, labels, class_names, ncols=8, title=None):
             f"`labels` must have one entry per image; got {len(labels)} labels "
             f"for {len(images)} images."
         )
+    return _image_grid(images, [str(class_names[int(label)]) for label in labels], ncols, title)
+
+
+def plot_mixed_images(images, labels, class_names, ncols=8, title=None):
+    """Show MixUp/CutMix images, each captioned with the classes its soft label mixes.
+
+    Args:
+        images: ``(N, H, W, 3)`` images with values in 0-255 (float or uint8).
+        labels: ``(N, K)`` soft labels: each row's weights over the ``K`` classes.
+        class_names: sequence mapping a class id to its name.
+        ncols: images per row.
+        title: figure title.
+
+    Returns:
+        A ``Figure`` like :func:`plot_image_grid`'s; each caption lists the (at most two)
+        classes with a weight above 0.5%, largest first, as ``0.62 cat``.
+    """
+    images = _as_images(np.asarray(images), "images", batched=True)
+    labels = np.asarray(labels, dtype=float)
+    if labels.ndim != 2 or len(labels) != len(images):
+        raise ValueError(
+            f"`labels` must be (N, K) soft labels, one row per image; got shape "
+            f"{labels.shape} for {len(images)} images."
+        )
+    captions = []
+    for row in labels:
+        top = [k for k in np.argsort(-row)[:2] if row[k] > 0.005]
+        captions.append("\n".join(f"{row[k]:.2f} {class_names[int(k)]}" for k in top))
+    return _image_grid(images, captions, ncols, title, caption_lines=2)
+
+
+def _image_grid(images, captions, ncols, title, caption_lines=1):
+    """Images in a grid of ``ncols`` columns, each titled with its caption."""
     _check_positive("ncols", ncols)
     ncols = min(ncols, len(images))
     nrows = math.ceil(len(images) / ncols)
+    row_height = 1.15 + 0.15 * caption_lines
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(1.15 * ncols, 1.3 * nrows + 0.3), layout="constrained", squeeze=False
+        nrows,
+        ncols,
+        figsize=(1.15 * ncols, row_height * nrows + 0.3),
+        layout="constrained",
+        squeeze=False,
     )
     for index, ax in enumerate(axes.flat):
         if index >= len(images):
             ax.set_visible(False)
             continue
         ax.imshow(images[index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(str(class_names[int(labels[index])]), fontsize=7, pad=2)
+        ax.set_title(captions[index], fontsize=7, pad=2)
         ax.set_axis_off()
     if title:
         fig.suptitle(title)

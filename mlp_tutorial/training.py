@@ -1,8 +1,10 @@
 """Compile, train, evaluate, and record: the seeds' experiment, made reproducible.
 
-The recipe is the Keras example's: AdamW, sparse categorical cross-entropy on logits,
-top-1 and top-5 accuracy, 10% of the training split held out for validation,
-reduce-LR-on-plateau and early stopping that restores the best weights.
+The default recipe, ``recipe="seed"``, is the Keras example's: AdamW, sparse categorical
+cross-entropy on logits, top-1 and top-5 accuracy, 10% of the training split held out for
+validation, reduce-LR-on-plateau and early stopping that restores the best weights.
+``recipe="modern"`` (or any :class:`mlp_tutorial.recipe.Recipe`) adds warmup and cosine
+decay, label smoothing, RandAugment and MixUp/CutMix; see :mod:`mlp_tutorial.recipe`.
 
 Determinism
 -----------
@@ -13,9 +15,11 @@ Everything random in a run is a function of ``seed`` and the epoch, never of how
 * the order of the training images in epoch ``e``: a permutation drawn from a generator
   seeded with ``(seed, e)`` (:class:`EpochBatches`; Keras' own ``shuffle=True`` is not
   used, because a new ``fit`` call would restart its sequence of orders);
-* dropout and the random flip/zoom in epoch ``e``: every ``SeedGenerator`` in the model
-  is reset at the start of each epoch to a state derived from ``(seed, e)``
-  (:class:`EpochSeeds`).
+* dropout and the random flip/zoom (and RandAugment) in epoch ``e``: every
+  ``SeedGenerator`` in the model is reset at the start of each epoch to a state derived
+  from ``(seed, e)`` (:class:`EpochSeeds`);
+* MixUp/CutMix of batch ``i`` of epoch ``e``: drawn from a generator seeded with
+  ``(seed, e, i)`` (:class:`EpochBatches`).
 
 With the model built after ``set_seed(seed)``, two runs of :func:`run_experiment` with
 the same data and settings on the same CPU give bit-identical per-epoch histories and test
@@ -46,14 +50,22 @@ import zlib
 import keras
 import numpy as np
 
-from mlp_tutorial.augment import adapt_normalization
+from mlp_tutorial.augment import adapt_normalization, uses_randaugment
 from mlp_tutorial.checkpoint import TrainingBackup
 from mlp_tutorial.environment import environment
+from mlp_tutorial.recipe import (
+    RECIPES,
+    BatchMixing,
+    get_recipe,
+    learning_rate_for,
+    loss_for,
+    metrics_for,
+)
 from mlp_tutorial.records import write_record
 from mlp_tutorial.validation import check_positive_int
 
 # Purposes for np.random.default_rng([seed, purpose, ...]): independent streams.
-_DATA_ORDER, _LAYER_SEEDS = 1, 2
+_DATA_ORDER, _LAYER_SEEDS, _BATCH_MIXING = 1, 2, 3
 
 
 @dataclasses.dataclass
@@ -91,15 +103,19 @@ def set_seed(seed):
         tf.config.experimental.enable_op_determinism()
 
 
-def compile_model(model, *, learning_rate, weight_decay):
-    """Compile ``model`` with AdamW, cross-entropy from logits, and top-1/top-5 accuracy."""
+def compile_model(model, *, learning_rate, weight_decay, recipe="seed", total_steps=None):
+    """Compile ``model`` with AdamW, cross-entropy from logits, and top-1/top-5 accuracy.
+
+    ``recipe`` picks the loss (smoothed, on one-hot labels, if it smooths or mixes) and
+    the learning rate (a warmup-cosine schedule over ``total_steps`` if it asks for one).
+    """
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="top1"),
-            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
-        ],
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=learning_rate_for(recipe, learning_rate, total_steps),
+            weight_decay=weight_decay,
+        ),
+        loss=loss_for(recipe),
+        metrics=metrics_for(recipe),
     )
 
 
@@ -119,12 +135,15 @@ class EpochBatches(keras.utils.PyDataset):
     An endless sequence: batch ``i`` belongs to epoch ``first_epoch + i // steps_per_epoch``,
     so ``fit`` must be given ``steps_per_epoch``. Each epoch visits every image once, in
     the order of ``np.random.default_rng([seed, 1, epoch]).permutation(n)``; the last batch
-    of an epoch may be smaller. Because ``__getitem__`` is a pure function of the index,
-    Keras may prefetch as it likes, and a resumed run (``first_epoch`` > 0) sees exactly
-    the batches an uninterrupted run would have seen from that epoch on.
+    of an epoch may be smaller. With ``mixing`` (a :class:`~mlp_tutorial.recipe.BatchMixing`,
+    and one-hot ``y``), batch ``b`` of an epoch is then mixed with the generator
+    ``np.random.default_rng([seed, 3, epoch, b])``. Because ``__getitem__`` is a pure
+    function of the index, Keras may prefetch as it likes, and a resumed run
+    (``first_epoch`` > 0) sees exactly the batches an uninterrupted run would have seen
+    from that epoch on.
     """
 
-    def __init__(self, x, y, batch_size, seed, first_epoch=0):
+    def __init__(self, x, y, batch_size, seed, first_epoch=0, mixing=None):
         super().__init__()  # one worker, no multiprocessing: batches come in index order
         if len(x) != len(y) or len(x) == 0:
             raise ValueError(f"need as many labels as images (> 0); got {len(x)} and {len(y)}.")
@@ -132,6 +151,7 @@ class EpochBatches(keras.utils.PyDataset):
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.seed = seed
         self.first_epoch = first_epoch
+        self.mixing = mixing
         self.steps_per_epoch = math.ceil(len(x) / self.batch_size)
         self._cached = (None, None)  # (epoch, order): replaced whole, so safe to share
 
@@ -149,10 +169,12 @@ class EpochBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         epoch, step = divmod(index, self.steps_per_epoch)
-        rows = self.order(self.first_epoch + epoch)[
-            step * self.batch_size : (step + 1) * self.batch_size
-        ]
-        return self.x[rows], self.y[rows]
+        epoch += self.first_epoch
+        rows = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
+        if self.mixing is None:
+            return self.x[rows], self.y[rows]
+        rng = np.random.default_rng([self.seed, _BATCH_MIXING, epoch, step])
+        return self.mixing(self.x[rows], self.y[rows], rng)
 
 
 class EpochSeeds(keras.callbacks.Callback):
@@ -185,7 +207,9 @@ class EpochLog(keras.callbacks.Callback):
     """Print one line per epoch (no progress bar), and time the training steps.
 
     The first epoch of a ``fit`` call includes tracing and compilation, so throughput is
-    measured over the later epochs when there are any.
+    measured over the later epochs when there are any. The learning rate at the end of
+    the epoch goes into the logs as ``learning_rate`` unless a later callback
+    (``ReduceLROnPlateau``) puts it there itself.
 
     Args:
         epochs: the number of epochs, for the ``epoch 3/50`` counter.
@@ -215,6 +239,7 @@ class EpochLog(keras.callbacks.Callback):
         self.step_seconds.append(self._train_seconds or 0.0)
         self.step_images.append(self.images_per_epoch or self._steps * self.batch_size)
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        logs.setdefault("learning_rate", lr)
         self.printer(
             f"epoch {epoch + 1:>3}/{self.epochs}"
             f"  loss {logs.get('loss', float('nan')):.4f}"
@@ -247,6 +272,7 @@ def run_experiment(
     validation_fraction=0.1,
     early_stopping_patience=10,
     reduce_lr_patience=5,
+    recipe="seed",
     checkpoint_dir=None,
     results_path=None,
     config=None,
@@ -262,7 +288,12 @@ def run_experiment(
         seed: seeds the validation split, the per-epoch order of the training images,
             and dropout and augmentation (see the module docstring).
         validation_fraction: share of the training split held out for validation.
-        early_stopping_patience, reduce_lr_patience: in epochs, on validation loss.
+        early_stopping_patience, reduce_lr_patience: in epochs, on validation loss
+            (``reduce_lr_patience`` is unused when the recipe has a schedule).
+        recipe: a name from :data:`mlp_tutorial.recipe.RECIPES` (``"seed"``, the Keras
+            example's; ``"modern"``; an ablation step such as ``"+label_smoothing"``)
+            or a :class:`mlp_tutorial.recipe.Recipe`. A recipe with RandAugment needs a
+            model built with it (``augmentation=recipe.augmentation``), and vice versa.
         checkpoint_dir: if given, back up every epoch there so that a rerun with the
             same settings after an interruption resumes exactly where it stopped; the
             backup is deleted on success (see the module docstring).
@@ -274,6 +305,16 @@ def run_experiment(
     """
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
+    recipe, recipe_name = get_recipe(recipe), recipe
+    if not isinstance(recipe_name, str):  # a Recipe: its name, if it has one
+        recipe_name = next((name for name, r in RECIPES.items() if r == recipe), None)
+    if uses_randaugment(model) != recipe.randaugment:
+        wants, has = ("uses", "has no") if recipe.randaugment else ("has no", "has a")
+        raise ValueError(
+            f"`recipe` {recipe_name or recipe!r} {wants} RandAugment, but the model {has} "
+            f"RandAugment layer: build the model with augmentation={recipe.augmentation!r} "
+            "(the recipe's `augmentation`)."
+        )
     if model.output_shape[-1] != dataset.num_classes:
         raise ValueError(
             f"The model has {model.output_shape[-1]} outputs but the dataset "
@@ -285,7 +326,19 @@ def run_experiment(
         dataset.x_train, dataset.y_train, validation_fraction, seed
     )
     adapt_normalization(model, x_fit)
-    compile_model(model, learning_rate=learning_rate, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(x_fit) / batch_size)
+    compile_model(
+        model,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        recipe=recipe,
+        total_steps=epochs * steps_per_epoch,
+    )
+    schedule = {}
+    if recipe.warmup_cosine:
+        reduce_lr_patience = None  # the schedule owns the learning rate
+        lr = learning_rate_for(recipe, learning_rate, epochs * steps_per_epoch)
+        schedule = dict(warmup_steps=lr.warmup_steps, decay_steps=lr.decay_steps)
     training = dict(
         epochs=epochs,
         batch_size=batch_size,
@@ -298,14 +351,24 @@ def run_experiment(
         train_images=len(x_fit),
         val_images=len(x_val),
     )
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=0.5, patience=reduce_lr_patience
-    )
+    training["recipe"] = {"name": recipe_name, **recipe.describe(), **schedule}
+    if recipe.one_hot:
+        y_fit, y_val, y_test = (
+            keras.utils.to_categorical(y, dataset.num_classes).astype("float32")
+            for y in (y_fit, y_val, dataset.y_test)
+        )
+    else:
+        y_test = dataset.y_test
+    reduce_lr = None
+    if not recipe.warmup_cosine:
+        reduce_lr = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=reduce_lr_patience
+        )
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True
     )
     log = EpochLog(epochs, batch_size, images_per_epoch=len(x_fit))
-    callbacks = [EpochSeeds(seed), log, reduce_lr, early_stopping]
+    callbacks = [EpochSeeds(seed), log, *([reduce_lr] if reduce_lr else []), early_stopping]
 
     backup, initial_epoch, resumed, restored = None, 0, 0, {}
     if checkpoint_dir is not None:
@@ -338,7 +401,14 @@ def run_experiment(
         callbacks.append(backup)
     callbacks += list(extra_callbacks)
 
-    batches = EpochBatches(x_fit, y_fit, batch_size, seed, first_epoch=initial_epoch)
+    batches = EpochBatches(
+        x_fit,
+        y_fit,
+        batch_size,
+        seed,
+        first_epoch=initial_epoch,
+        mixing=BatchMixing.from_recipe(recipe),
+    )
     start = time.perf_counter()
     fit = model.fit(
         batches,
@@ -353,7 +423,7 @@ def run_experiment(
     )
     wall_time = time.perf_counter() - start
     test = model.evaluate(
-        dataset.x_test, dataset.y_test, batch_size=batch_size, verbose=0, return_dict=True
+        dataset.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True
     )
     print(
         f"test top1 {test['top1']:.4f}  top5 {test['top5']:.4f}  loss {test['loss']:.4f}"

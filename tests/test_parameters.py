@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from mlp_tutorial import DATASET_NAMES, MODEL_NAMES
+from mlp_tutorial.augment import AUGMENTATIONS
 from mlp_tutorial.parameters import KNOWN_PARAMETERS, ParameterError, validate_parameters
+from mlp_tutorial.recipe import ABLATION_STEPS, RECIPES
 
 
 @pytest.fixture
@@ -44,6 +46,14 @@ BAD = [
     (dict(dataset="cifar-100"), "dataset", "'cifar-100'", "did you mean 'cifar100'"),
     (dict(model="vit"), "model", "'vit'", "'mixer', 'fnet', 'gmlp'"),
     (dict(epoch=3), "epoch", "3", "known parameters: model, dataset, data_path, epochs"),
+    # the training recipe
+    (dict(recipe="moden"), "recipe", "'moden'", "did you mean 'modern'"),
+    (dict(recipe=None), "recipe", "None", "'seed', '+warmup_cosine'"),
+    (dict(augmentation="rand"), "augmentation", "'rand'", "'seed', 'randaugment', 'none'"),
+    (dict(ablation="seed"), "ablation", "'seed' (a str)", "a non-empty list of distinct names"),
+    (dict(ablation=[]), "ablation", "[]", "a non-empty list of distinct names from 'seed'"),
+    (dict(ablation=["seed", "+warmup"]), "ablation", "['seed', '+warmup']", "'+warmup_cosine'"),
+    (dict(ablation=["seed", "seed"]), "ablation", "['seed', 'seed']", "'seed' repeats"),
 ]
 
 
@@ -124,6 +134,9 @@ def test_good_parameters_come_back_normalized(tmp_path):
         seed=42,
         results_dir=tmp_path / "results",
         checkpoint_dir=None,
+        recipe="modern",
+        augmentation="randaugment",
+        ablation=["seed", "+warmup_cosine"],
     )
     out = validate_parameters(**params)
     assert list(out) == list(params) == list(KNOWN_PARAMETERS)
@@ -137,7 +150,8 @@ def test_good_parameters_come_back_normalized(tmp_path):
         results_dir=str(tmp_path / "results"),
     )
     plain = {int, float, str, type(None)}
-    assert all(type(value) in plain for value in out.values())
+    assert all(type(value) in plain for key, value in out.items() if key != "ablation")
+    assert all(type(name) is str for name in out["ablation"])
     assert type(out["epochs"]) is int and type(out["dropout_rate"]) is float
     assert not Path(out["results_dir"]).exists()  # checked, not created
 
@@ -150,8 +164,37 @@ def test_every_parameter_is_optional():
     }
 
 
+@pytest.mark.parametrize(
+    "recipe, augmentation, needed",
+    [("modern", "seed", "'randaugment'"), ("seed", "randaugment", "'seed' or 'none'")],
+)
+def test_augmentation_must_fit_the_recipe(recipe, augmentation, needed):
+    with pytest.raises(ParameterError) as caught:
+        validate_parameters(recipe=recipe, augmentation=augmentation)
+    assert caught.value.parameter == "augmentation"
+    assert str(caught.value) == (
+        f"`augmentation`={augmentation!r} does not fit `recipe`={recipe!r}, which needs {needed}."
+    )
+
+
+def test_recipe_parameters_come_back_as_plain_values():
+    out = validate_parameters(
+        recipe="+label_smoothing", augmentation="none", ablation=("seed", "modern")
+    )
+    assert out == {
+        "recipe": "+label_smoothing",
+        "augmentation": "none",
+        "ablation": ["seed", "modern"],
+    }
+    assert validate_parameters(ablation=list(ABLATION_STEPS)) == {"ablation": list(ABLATION_STEPS)}
+
+
 def test_choices_follow_the_package():
     for name in MODEL_NAMES:
         assert validate_parameters(model=name) == {"model": name}
     for name in DATASET_NAMES:
         assert validate_parameters(dataset=name) == {"dataset": name}
+    for name in RECIPES:
+        assert validate_parameters(recipe=name) == {"recipe": name}
+    for name in AUGMENTATIONS:
+        assert validate_parameters(augmentation=name) == {"augmentation": name}
