@@ -319,3 +319,20 @@ def test_figures_render_to_png(draw, tmp_path):
     path = tmp_path / "figure.png"
     fig.savefig(path)
     assert path.stat().st_size > 0
+
+
+def test_plot_mixed_images_captions_name_the_mixed_classes():
+    """Each caption lists the two classes a soft label mixes, heavier first, with weights."""
+    images = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    labels = np.array([[0.7, 0.3, 0.0], [0.0, 0.25, 0.75], [0.0, 0.0, 1.0]])
+    fig = plots.plot_mixed_images(images, labels, ["cat", "dog", "owl"], ncols=3)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == [
+        "0.70 cat\n0.30 dog",
+        "0.75 owl\n0.25 dog",
+        "1.00 owl",
+    ]
+    for ax, image in zip(axes, images, strict=True):
+        np.testing.assert_array_equal(ax.images[0].get_array(), image)
+    with pytest.raises(ValueError, match="`labels`"):
+        plots.plot_mixed_images(images, labels[:2], ["cat", "dog", "owl"])
