@@ -27,9 +27,9 @@ def category(name, op):
     """A coarse category for one op event ``name`` (its scope path) of type ``op``."""
     lower, op_lower = name.lower(), op.lower()
     if "/" not in name.rsplit(":", 1)[0]:
-        # Ops without a layer scope: the backward pass of a keras.ops.custom_gradient
-        # function (here, the `fastln` LayerNorm).
-        return "custom-gradient bwd (fastln)"
+        # Ops without a layer scope: mostly the backward pass of a keras.ops.custom_gradient
+        # function (the `fastln` LayerNorm), plus a few small loss/metric ops.
+        return "unscoped (fastln bwd, loss)"
     if "adamw" in lower or "assign" in op_lower:
         return "optimizer"
     if any(k in lower for k in ("random_zoom", "random_flip", "resiz", "augment")) or (
