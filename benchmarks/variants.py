@@ -41,6 +41,7 @@ from mlp_tutorial.classifier import build_classifier
 from mlp_tutorial.fnet import FNetBlock
 from mlp_tutorial.gmlp import GMLPBlock, SpatialGatingUnit
 from mlp_tutorial.mixer import MixerBlock
+from mlp_tutorial.patches import PositionEmbedding
 
 FOURIER_METHODS = ("fft2", "dft", "dfthalf", "rfft")
 
@@ -330,6 +331,17 @@ class FourierMethodFNetBlock(FNetBlock):
         return self.norm_ffn(x + self.dropout(self.ffn(x), training=training))
 
 
+class HiddenDropoutFNetBlock(FourierMethodFNetBlock):
+    """``FNetBlock`` with the feed-forward dropout on the hidden layer, between the two
+    Dense layers, where the Keras example has it (the package drops the FFN output)."""
+
+    def call(self, x, training=None):
+        x = self.norm_mixing(x + _FOURIER[self.fourier](x, self._mats))
+        hidden = ops.gelu(self.ffn_dense_1(x), approximate=False)
+        hidden = self.dropout(hidden, training=training)
+        return self.norm_ffn(x + self.ffn_dense_2(hidden))
+
+
 # ----------------------------------------------------------------------------------------
 # Augmentation at the input resolution
 # ----------------------------------------------------------------------------------------
@@ -352,6 +364,7 @@ def augmentation_before_resize(image_size, name="augmentation"):
 PROJECT_MODIFIERS = (
     "mm", "tr", "nosplit", "dft", "dfthalf", "rfft",
     "fastdrop", "fastln", "aug32", "noaug", "jitaug", "bf16", "xla",
+    "posglorot", "ffndrop",
 )  # fmt: skip
 
 
@@ -399,12 +412,14 @@ def build_project_variant(
         embedding_dim=embedding_dim,
         dropout_rate=dropout_rate,
     )
-    structural = modifiers - {"noaug", "xla", "jitaug"}
+    if "ffndrop" in modifiers and name != "fnet":
+        raise ValueError("`ffndrop` applies to FNet only.")
+    structural = modifiers - {"noaug", "xla", "jitaug", "posglorot"}
     if not structural:
         model = build_model(
             name, num_blocks=num_blocks, augmentation=aug_kind, **mixer_widths, **common
         )
-        return allow_jit(model) if "jitaug" in modifiers else model
+        return _finish(model, modifiers)
 
     if "aug32" in modifiers:
         if "noaug" in modifiers:
@@ -434,10 +449,11 @@ def build_project_variant(
             ]
         elif name == "fnet":
             method = fourier[0] if fourier else "fft2"
+            fnet_class = FourierMethodFNetBlock
+            if "ffndrop" in modifiers:
+                fnet_class = HiddenDropoutFNetBlock
             blocks = [
-                FourierMethodFNetBlock(
-                    embedding_dim, dropout_rate, fourier=method, name=f"fnet_block_{i}"
-                )
+                fnet_class(embedding_dim, dropout_rate, fourier=method, name=f"fnet_block_{i}")
                 for i in range(num_blocks)
             ]
         else:
@@ -473,6 +489,18 @@ def build_project_variant(
             model,
             clone_function=lambda layer: _clone_swapped(layer, modifiers),
         )
+    return _finish(model, modifiers)
+
+
+def _finish(model, modifiers):
+    """Apply the build-time modifiers that act on a whole model (``posglorot``, ``jitaug``)."""
+    if "posglorot" in modifiers:
+        # The Keras example's position table starts Glorot-uniform (+-0.18 at P=64, D=128)
+        # where the package's starts truncated-normal with std 0.02 (ViT's).
+        for layer in model.layers:
+            if isinstance(layer, PositionEmbedding):
+                table = layer.embeddings
+                table.assign(keras.initializers.GlorotUniform()(table.shape))
     return allow_jit(model) if "jitaug" in modifiers else model
 
 

@@ -48,10 +48,14 @@ def build_augmentation(kind="seed", *, image_size, name="augmentation"):
         layers.Resizing(image_size, image_size, name="resize"),
     ]
     if kind in ("seed", "randaugment"):
-        steps += [
-            layers.RandomFlip("horizontal", name="random_flip"),
-            layers.RandomZoom(height_factor=0.2, width_factor=0.2, name="random_zoom"),
-        ]
+        zoom = layers.RandomZoom(height_factor=0.2, width_factor=0.2, name="random_zoom")
+        if kind == "seed" and keras.backend.backend() == "jax":
+            # RandomZoom says supports_jit=False because its TensorFlow op has no XLA
+            # kernel, and one such layer makes Keras run the whole train step op by op.
+            # Its JAX implementation compiles fine: jit makes JAX training 1.1-1.3x
+            # faster (benchmarks/README.md, "JAX backend").
+            zoom.supports_jit = True
+        steps += [layers.RandomFlip("horizontal", name="random_flip"), zoom]
     return keras.Sequential(steps, name=name)
 
 

@@ -10,6 +10,7 @@ import keras
 from keras import layers
 
 from mlp_tutorial.augment import build_augmentation
+from mlp_tutorial.custom_gradients import LayerNorm
 from mlp_tutorial.fnet import FNetBlock
 from mlp_tutorial.gmlp import GMLPBlock
 from mlp_tutorial.mixer import MixerBlock
@@ -69,7 +70,7 @@ def build_classifier(
     for block in blocks:
         x = block(x)
     if final_norm:
-        x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+        x = LayerNorm(epsilon=1e-6, name="final_norm")(x)
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     x = layers.Dropout(dropout_rate, name="head_dropout")(x)
     logits = layers.Dense(num_classes, name="logits")(x)

@@ -8,12 +8,15 @@ sequence and hidden axes,
     Z = LN(Y + FFN(Y))             post-LayerNorm, as in the original Transformer
 
 Every output token depends on every input token, through fixed complex exponentials
-instead of learned, input-dependent attention weights.
+instead of learned, input-dependent attention weights. ``LayerNorm`` and ``gelu`` are
+Keras' LayerNormalization and exact GELU with hand-written gradients
+(:mod:`mlp_tutorial.custom_gradients`).
 """
 
 import keras
 from keras import layers, ops
 
+from mlp_tutorial.custom_gradients import LayerNorm, gelu
 from mlp_tutorial.mixer import _check_sequence_shape
 from mlp_tutorial.validation import check_positive_int, check_rate
 
@@ -23,9 +26,14 @@ def fourier_mix(x):
 
     ``keras.ops.fft2`` takes and returns (real, imaginary) pairs; the input is real, so
     its imaginary part is zero, and FNet keeps only the real part of the result.
+    Inputs in float16/bfloat16 (mixed precision) are transformed in float32, because
+    TensorFlow's FFT takes float32 and float64 only; the result has the input's dtype.
     """
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if dtype not in ("float32", "float64"):
+        x = ops.cast(x, "float32")
     real, _ = ops.fft2((x, ops.zeros_like(x)))
-    return real
+    return ops.cast(real, dtype)
 
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")
@@ -47,8 +55,8 @@ class FNetBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         self.ffn_dim = check_positive_int("ffn_dim", ffn_dim)
         self.dropout_rate = check_rate("dropout_rate", dropout_rate)
-        self.norm_mixing = layers.LayerNormalization(epsilon=1e-6, name="norm_mixing")
-        self.norm_ffn = layers.LayerNormalization(epsilon=1e-6, name="norm_ffn")
+        self.norm_mixing = LayerNorm(epsilon=1e-6, name="norm_mixing")
+        self.norm_ffn = LayerNorm(epsilon=1e-6, name="norm_ffn")
         self.dropout = layers.Dropout(self.dropout_rate)
 
     def build(self, input_shape):
@@ -62,7 +70,7 @@ class FNetBlock(keras.layers.Layer):
 
     def ffn(self, x):
         """The position-wise feed-forward network: (B, P, C) -> (B, P, C)."""
-        return self.ffn_dense_2(ops.gelu(self.ffn_dense_1(x), approximate=False))
+        return self.ffn_dense_2(gelu(self.ffn_dense_1(x)))
 
     def call(self, x, training=None):
         x = self.norm_mixing(x + fourier_mix(x))

@@ -66,6 +66,17 @@ def test_position_embedding_adds_one_vector_per_position(rng):
     np.testing.assert_allclose(out - x, np.broadcast_to(table, x.shape), atol=1e-6)
 
 
+def test_position_table_starts_glorot_uniform():
+    """The table starts uniform in +-sqrt(6 / (P + D)) (the Keras example's start), not
+    ViT's std-0.02 normal, which measurably slowed FNet's learning."""
+    layer = PositionEmbedding()
+    layer.build((None, 64, 32))
+    table = np_(layer.embeddings)
+    limit = np.sqrt(6 / (64 + 32))
+    assert np.abs(table).max() <= limit
+    np.testing.assert_allclose(table.std(), limit / np.sqrt(3), rtol=0.05)
+
+
 # ---------------------------------------------------------------- Mixer
 
 
@@ -121,6 +132,30 @@ def test_fourier_mix_is_real_part_of_fft2(rng):
     x = rng.normal(size=(3, 8, 6))
     out = keras.ops.convert_to_numpy(fourier_mix(x.astype("float32")))
     np.testing.assert_allclose(out, np.fft.fft2(x, axes=(1, 2)).real, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_fourier_mix_accepts_mixed_precision_inputs(dtype, rng):
+    """Low-precision inputs are transformed in float32 and come back in their own dtype
+    (TensorFlow's FFT takes float32/float64 only), so FNet trains under mixed precision."""
+    x = rng.normal(size=(2, 8, 6))
+    out = fourier_mix(keras.ops.cast(x, dtype))
+    assert keras.backend.standardize_dtype(out.dtype) == dtype
+    out = keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))
+    np.testing.assert_allclose(out, np.fft.fft2(x, axes=(1, 2)).real, atol=0.3)
+
+
+def test_fnet_block_runs_under_mixed_bfloat16(rng):
+    """Under Keras' mixed_bfloat16 policy the block computes in bfloat16 end to end."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        layer = FNetBlock(ffn_dim=8)
+        out = layer(rng.normal(size=(2, 8, 6)).astype("float32"))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    assert np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))).all()
 
 
 def test_fnet_block_matches_reference(rng):

@@ -90,6 +90,16 @@ def test_augmentation_is_random_in_training_only(rng):
     assert np.abs(train - infer_a).max() > 1.0
 
 
+def test_seed_augmentation_lets_jax_compile_the_train_step(rng):
+    """On JAX Keras jit-compiles a model with the seed pipeline (RandomZoom is jittable
+    there); on TensorFlow it must not (its zoom op has no XLA kernel)."""
+    model = build_model("gmlp", **SMALL)
+    model.compile(optimizer="adamw", loss="sparse_categorical_crossentropy")
+    assert model.jit_compile is (keras.backend.backend() == "jax")
+    loss = model.train_on_batch(images(rng, 4), np.arange(4) % 7)  # compiles and runs
+    assert np.isfinite(loss)
+
+
 def test_normalization_uses_the_training_statistics(rng):
     """After adapt, normalized pixels have per-channel mean 0 and variance 1 on that data."""
     aug = build_augmentation("none", image_size=32)
