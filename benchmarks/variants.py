@@ -90,6 +90,15 @@ class TransposedMixerBlock(MixerBlock):
         return ops.transpose(out, (0, 2, 1))
 
 
+class SharedNormMixerBlock(MixerBlock):
+    """``MixerBlock`` that normalizes before both MLPs with one LayerNorm, as the Keras
+    example does (``norm_channels`` is built but unused)."""
+
+    def call(self, x, training=None):
+        x = x + self.dropout(self.mlp_tokens(self.norm_tokens(x)), training=training)
+        return x + self.dropout(self.mlp_channels(self.norm_tokens(x)), training=training)
+
+
 class TransposedSpatialGatingUnit(SpatialGatingUnit):
     """``SpatialGatingUnit`` projecting the transposed ``(B, C, P)`` gate half."""
 
@@ -364,7 +373,7 @@ def augmentation_before_resize(image_size, name="augmentation"):
 PROJECT_MODIFIERS = (
     "mm", "tr", "nosplit", "dft", "dfthalf", "rfft",
     "fastdrop", "fastln", "aug32", "noaug", "jitaug", "bf16", "xla",
-    "posglorot", "ffndrop",
+    "posglorot", "ffndrop", "sharedln", "nofinalnorm",
 )  # fmt: skip
 
 
@@ -438,6 +447,8 @@ def build_project_variant(
                 block_class = MatmulMixerBlock
             if "tr" in modifiers:
                 block_class = TransposedMixerBlock
+            if "sharedln" in modifiers:
+                block_class = SharedNormMixerBlock
             blocks = [
                 block_class(
                     tokens_mlp_dim=mixer_widths.get("tokens_mlp_dim", max(1, embedding_dim // 2)),
@@ -477,7 +488,7 @@ def build_project_variant(
     model = build_classifier(
         blocks,
         position_embedding=name == "fnet",
-        final_norm=name in ("mixer", "gmlp"),
+        final_norm=name == "gmlp" and "nofinalnorm" not in modifiers,
         augmentation=augmentation,
         name=name,
         **common,

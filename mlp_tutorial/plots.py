@@ -268,7 +268,8 @@ def plot_class_balance(labels, class_names, title=None):
     ax.set_xlim(-0.6, num_classes - 0.4)
     ax.set_ylabel("Images")
     ax.set_title(title or f"Images per class ({len(labels):,} images, {num_classes} classes)")
-    ax.legend(frameon=False, loc="lower right")
+    # Outside the axes, to the right: inside, it would cover the bars of the last classes.
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _tidy(ax)
     return fig
 
@@ -481,7 +482,7 @@ def plot_spatial_projection(kernel, grid_shape, patch_indices=None, show_matrix=
     limit = _symmetric_limit(kernel)
     npanels = len(patch_indices) + int(show_matrix)
     fig, axes = plt.subplots(
-        1, npanels, figsize=(2.6 * npanels + 0.8, 3.0), layout="constrained", squeeze=False
+        1, npanels, figsize=(2.6 * npanels + 0.8, 3.5), layout="constrained", squeeze=False
     )
     axes = list(axes.flat)
     style = {"cmap": DIVERGING_CMAP, "vmin": -limit, "vmax": limit}
