@@ -414,9 +414,18 @@ def main(argv=None):
         help="enable TF op determinism in the workers, as mlp_tutorial.run_experiment does",
     )
     parser.add_argument("--backend-note", default="", help="free text stored in the record")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="JSON record (default: results/throughput.json for the core suite, "
+        "results/throughput_<suite>.json for the others, so a suite never overwrites "
+        "the headline record)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.output is None:
+        core = args.suite == "core" and not args.variants
+        args.output = RESULTS if core else RESULTS.with_name(f"throughput_{args.suite}.json")
 
     if args.worker:
         result = worker(json.loads(args.worker))
