@@ -38,6 +38,7 @@ from keras import layers, ops
 from mlp_tutorial import build_model
 from mlp_tutorial.augment import build_augmentation
 from mlp_tutorial.classifier import build_classifier
+from mlp_tutorial.custom_gradients import LayerNorm
 from mlp_tutorial.fnet import FNetBlock
 from mlp_tutorial.gmlp import GMLPBlock, SpatialGatingUnit
 from mlp_tutorial.mixer import MixerBlock
@@ -175,44 +176,10 @@ class FastDropout(layers.Layer):
         return input_shape
 
 
-def _layer_norm_with_gradient(x, gamma, beta, epsilon):
-    """LayerNorm over the last axis with a hand-written backward pass (fewer passes)."""
-
-    @ops.custom_gradient
-    def norm(x, gamma, beta):
-        mean = ops.mean(x, axis=-1, keepdims=True)
-        centred = x - mean
-        inv = ops.rsqrt(ops.mean(ops.square(centred), axis=-1, keepdims=True) + epsilon)
-        xhat = centred * inv
-
-        def grad(*args, upstream=None):
-            dy = args[0] if upstream is None else upstream
-            reduce_axes = tuple(range(len(dy.shape) - 1))
-            dgamma = ops.sum(dy * xhat, axis=reduce_axes)
-            dbeta = ops.sum(dy, axis=reduce_axes)
-            g = dy * gamma
-            dx = inv * (
-                g
-                - ops.mean(g, axis=-1, keepdims=True)
-                - xhat * ops.mean(g * xhat, axis=-1, keepdims=True)
-            )
-            return dx, dgamma, dbeta
-
-        return xhat * gamma + beta, grad
-
-    return norm(x, gamma, beta)
-
-
-class FastLayerNorm(layers.LayerNormalization):
-    """``LayerNormalization`` (last axis, float32) with a hand-written gradient."""
-
-    def call(self, inputs):
-        if self.compute_dtype != "float32" or inputs.dtype != "float32":
-            return super().call(inputs)
-        # Read the variables outside the custom-gradient function (a copy is a tensor;
-        # TensorFlow's custom_gradient would otherwise ask for variable gradients).
-        gamma, beta = ops.copy(self.gamma), ops.copy(self.beta)
-        return _layer_norm_with_gradient(inputs, gamma, beta, self.epsilon)
+# The `fastln` LayerNorm (a hand-written backward pass) moved into the package as
+# mlp_tutorial.custom_gradients.LayerNorm, which every block now uses; the modifier
+# still swaps it in for any plain keras LayerNormalization (the seed's, for instance).
+FastLayerNorm = LayerNorm
 
 
 def _swap_layers(block, dropout, layer_norm):
