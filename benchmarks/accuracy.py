@@ -21,7 +21,6 @@ top-1/top-5 on the test split. Variants are named as in ``throughput.py``.
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import shlex
@@ -233,8 +232,9 @@ def main(argv=None):
         runs=runs,
         wall_s=time.perf_counter() - started,
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=1) + "\n")
+    from mlp_tutorial.records import write_record  # here: the parent never imports Keras early
+
+    write_record(args.output, record)  # atomic: a failed run keeps the old record
     print(f"wrote {args.output} ({record['wall_s']:.0f}s)")
     return 0
 

@@ -14,7 +14,6 @@ train with.
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -27,6 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from mlp_tutorial.custom_gradients import LayerNorm, gelu  # noqa: E402
+from mlp_tutorial.records import write_record  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "elementwise.json"
 
@@ -125,7 +125,7 @@ def main(argv=None):
         keras=keras.__version__,
         rows=rows,
     )
-    args.output.write_text(json.dumps(record, indent=1) + "\n")
+    write_record(args.output, record)
     print(f"wrote {args.output}")
 
 

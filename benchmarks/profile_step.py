@@ -1,7 +1,7 @@
 """Where one training step's time goes, by kind of work (TensorFlow backend only).
 
     TF_NUM_INTEROP_THREADS=1 python benchmarks/profile_step.py gmlp seed
-    TF_NUM_INTEROP_THREADS=1 python benchmarks/profile_step.py mixer project+tr+fastln
+    TF_NUM_INTEROP_THREADS=1 python benchmarks/profile_step.py mixer project+fastdrop
 
 Traces a few compiled train steps with the TensorFlow profiler, reads the op events from
 the trace (``*.xplane.pb``), and sums their durations by category: matmuls (forward /
@@ -27,9 +27,9 @@ def category(name, op):
     """A coarse category for one op event ``name`` (its scope path) of type ``op``."""
     lower, op_lower = name.lower(), op.lower()
     if "/" not in name.rsplit(":", 1)[0]:
-        # Ops without a layer scope: mostly the backward pass of a keras.ops.custom_gradient
-        # function (the `fastln` LayerNorm), plus a few small loss/metric ops.
-        return "unscoped (fastln bwd, loss)"
+        # Ops without a layer scope: mostly the backward passes of keras.ops.custom_gradient
+        # functions (the package's LayerNorm and GELU), plus a few small loss/metric ops.
+        return "unscoped (LN + GELU bwd, loss)"
     if "adamw" in lower or "assign" in op_lower:
         return "optimizer"
     if any(k in lower for k in ("random_zoom", "random_flip", "resiz", "augment")) or (
@@ -57,7 +57,7 @@ def category(name, op):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", choices=("mixer", "fnet", "gmlp"))
-    parser.add_argument("variant", help="e.g. seed, project, project+tr+fastln")
+    parser.add_argument("variant", help="e.g. seed, project, project+fastdrop")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--top", type=int, default=0, help="also list the N slowest ops")
