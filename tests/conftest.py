@@ -15,3 +15,11 @@ import pytest  # noqa: E402
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    """A 200-image slice of the offline dataset, shared by the training and recipe tests."""
+    from mlp_tutorial import load_dataset
+
+    return load_dataset("offline", train_limit=200)

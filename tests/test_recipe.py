@@ -35,11 +35,6 @@ NUM_CLASSES = 10
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    return load_dataset("offline", train_limit=200)
-
-
-@pytest.fixture(scope="module")
 def small_dataset():
     """90 training and 10 validation images: two batches of 45 per epoch."""
     return load_dataset("offline", train_limit=100)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from mlp_tutorial import build_model, load_dataset
+from mlp_tutorial import build_model
 from mlp_tutorial.checkpoint import TrainingBackup
 from mlp_tutorial.environment import environment
 from mlp_tutorial.records import write_record
@@ -30,11 +30,6 @@ pytestmark = pytest.mark.backend
 
 SMALL = dict(image_size=16, patch_size=4, embedding_dim=16, num_blocks=1)
 SEED = 3
-
-
-@pytest.fixture(scope="module")
-def dataset():
-    return load_dataset("offline", train_limit=200)
 
 
 def train(dataset, *, seed=SEED, **kwargs):
