@@ -1,14 +1,14 @@
-"""Forward + backward time of one LayerNorm and one GELU: Keras' against the package's.
+"""Forward + backward time of one LayerNorm and one GELU: Keras' against hand-written gradients.
 
     python benchmarks/elementwise.py            # TensorFlow, (128, 64, 256) float32
     python benchmarks/elementwise.py --shape 128 256 64 --rounds 9
 
-``mlp_tutorial.custom_gradients`` gives GELU and LayerNorm hand-written backward passes.
-This times, interleaved in rounds, the gradient of ``sum(f(x) * w)`` for: Keras'
-``LayerNormalization`` math (``keras.ops.layer_normalization``), the package's
+``custom_gradients.py`` (beside this script) gives GELU and LayerNorm hand-written backward
+passes. This times, interleaved in rounds, the gradient of ``sum(f(x) * w)`` for: Keras'
+``LayerNormalization`` math (``keras.ops.layer_normalization``), the hand-written
 ``LayerNorm``, TensorFlow's fused batch-norm kernel used as a LayerNorm (the trick
 Keras 2 used: rows become "channels" of an NCHW tensor), Keras' exact and tanh GELU,
-and the package's ``gelu``. Each variant's output and input gradient are checked
+and the hand-written ``gelu``. Each variant's output and input gradient are checked
 against Keras' before timing. TensorFlow only: it is the CPU backend these chapters
 train with.
 """
@@ -24,9 +24,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-from mlp_tutorial.custom_gradients import LayerNorm, gelu  # noqa: E402
-from mlp_tutorial.records import write_record  # noqa: E402
+from custom_gradients import LayerNorm, gelu  # noqa: E402  (beside this file)
+from record import write  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "elementwise.json"
 
@@ -35,10 +34,10 @@ def candidates(channels):
     """name -> (function of x, kind); every function closes over its own gamma/beta."""
     gamma = tf.Variable(np.linspace(0.5, 1.5, channels, dtype="float32"))
     beta = tf.Variable(np.linspace(-0.1, 0.1, channels, dtype="float32"))
-    package_norm = LayerNorm(epsilon=1e-6)
-    package_norm.build((None, channels))
-    package_norm.gamma.assign(gamma)
-    package_norm.beta.assign(beta)
+    hand_norm = LayerNorm(epsilon=1e-6)
+    hand_norm.build((None, channels))
+    hand_norm.gamma.assign(gamma)
+    hand_norm.beta.assign(beta)
 
     def keras_layer_norm(x):
         return keras.ops.layer_normalization(x, gamma, beta, -1, 1e-6)
@@ -54,11 +53,11 @@ def candidates(channels):
 
     return {
         "LayerNorm: keras": (keras_layer_norm, "norm"),
-        "LayerNorm: package": (package_norm, "norm"),
+        "LayerNorm: hand-written": (hand_norm, "norm"),
         "LayerNorm: TF fused batch norm": (fused_batch_norm, "norm"),
         "GELU: keras exact": (lambda x: keras.ops.gelu(x, approximate=False), "gelu"),
         "GELU: keras tanh": (lambda x: keras.ops.gelu(x, approximate=True), "gelu"),
-        "GELU: package": (gelu, "gelu"),
+        "GELU: hand-written": (gelu, "gelu"),
     }
 
 
@@ -115,17 +114,7 @@ def main(argv=None):
         ms = statistics.median(values)
         rows.append(dict(name=name, ms=ms, ratio_to_keras=base / ms))
         print(f"  {name:32s} {ms:6.2f} ms   {base / ms:4.2f}x Keras")
-    record = dict(
-        command="python benchmarks/elementwise.py",
-        shape=args.shape,
-        rounds=args.rounds,
-        calls=args.calls,
-        date=time.strftime("%Y-%m-%d"),
-        tensorflow=tf.__version__,
-        keras=keras.__version__,
-        rows=rows,
-    )
-    write_record(args.output, record)
+    write(args.output, dict(shape=args.shape, rounds=args.rounds, calls=args.calls, rows=rows))
     print(f"wrote {args.output}")
 
 

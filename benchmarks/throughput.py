@@ -1,179 +1,142 @@
-"""Training throughput (images/s) of the project's models against the seed's, side by side.
+"""Training throughput (images/s) of the package's models against the seed rebuild's.
 
-    python benchmarks/throughput.py                       # mixer, fnet, gmlp: seed vs project
-    python benchmarks/throughput.py --suite xla           # XLA on/off (augmentation off)
-    python benchmarks/throughput.py --models fnet --variants seed project project+dft
-    KERAS_BACKEND=jax python benchmarks/throughput.py
+    python benchmarks/throughput.py                          # seed vs project, 3 models
+    python benchmarks/throughput.py --compare-ref 5599e3e    # + the package at 5599e3e
+    python benchmarks/throughput.py --suite xla              # XLA on/off (augmentation off)
+    python benchmarks/throughput.py --models fnet --variants seed project project+bf16
+    KERAS_BACKEND=jax python benchmarks/throughput.py --suite jax
 
 What is timed: the compiled Keras train step (``model.train_on_batch``, the same
-``train_function`` that ``model.fit`` runs) on a fixed set of synthetic uint8 batches
+``train_function`` that ``model.fit`` runs) on a few fixed synthetic uint8 batches
 ``(B, 32, 32, 3)``, with AdamW, sparse cross-entropy on logits and top-1/top-5 metrics
-for every model, at the seed's configuration (image 64, patch 8, dim 256, 4 blocks,
-dropout 0.2, batch 128, flip + zoom augmentation inside the model).
+for every model, at the seed's configuration by default (image 64, patch 8, width 256,
+4 blocks, dropout 0.2, batch 128, flip + zoom inside the model).
 
-How: every model family (mixer, fnet, gmlp) runs in its own fresh Python process, so one
-family's graphs, thread pools, allocator state and global flags (op determinism) cannot
-leak into the next. Inside that process all variants are built and warmed up first, then
-timed in rounds, ``--steps`` steps each, interleaved ``A B C A B C ...`` with the order
-rotated every round. Interleaving pairs the variants in time: on a CPU shared with other
-jobs the load drifts on the scale of seconds, and a block of A followed by a block of B
-sees nearly the same load, so the per-round ratio B/A is far steadier than either
-throughput. The table reports the median throughput over rounds and the median of the
-per-round ratios to the ``seed`` variant.
+How: each model family runs in a fresh Python process, so graphs, thread pools and global
+flags cannot leak from one family into the next. Inside it every variant is built and
+warmed up, then timed in rounds of ``--steps`` steps, interleaved ``A B C A B C ...`` with
+the order rotated each round. On a shared CPU the load drifts over seconds, and adjacent
+blocks see nearly the same load, so the per-round ratio to ``seed`` is far steadier than
+either throughput: read the ratio. ``--compare-ref REV`` extracts the package at git
+revision ``REV`` (``git archive``) and imports it in the same process beside the working
+tree's, so ``seed``, ``project`` and ``project@REV`` are interleaved in the same rounds.
 
-FLOPs per image come from :mod:`flops` (matmuls only, training = 3x forward); the
-float32 matmul peak is the best of several 2048x2048 @ 2048x2048 products timed in the
-same process before and after the rounds, with the same backend.
-
-Variants are written ``base[+modifier...]``: base ``seed`` (the Keras example rebuilt in
-:mod:`seed_models`), ``project`` (``mlp_tutorial``; its Mixer built with the seed's
-hidden widths, ``tokens_mlp_dim = channels_mlp_dim = num_patches``) or ``paper`` (the
-project's Mixer with its default, paper widths). Modifiers are listed in
-:mod:`variants`; ``seed`` accepts ``noaug`` and ``xla``.
+Variants are described in :mod:`variants`. FLOPs per image come from the package's
+counter ``mlp_tutorial.flops`` (training = 3x forward); the float32 matmul peak is the
+best 2048^3 product timed in the same process before and after the rounds.
 """
 
 import argparse
-import datetime
+import importlib
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-RESULTS = HERE / "results" / "throughput.json"
+REPO = HERE.parent
+RESULTS = HERE / "results"
 MODELS = ("mixer", "fnet", "gmlp")
 SUITES = {
+    # The Mixer's default widths (D_S = D/2, D_C = 4D) do 7.7x the seed's matmuls, so the
+    # like-for-like row is project+seedwidths; `project` is what a reader builds.
     "core": {
-        "mixer": ["seed", "project", "paper"],
-        "fnet": ["seed", "project"],
-        "gmlp": ["seed", "project"],
+        "mixer": ["seed", "project+seedwidths", "project"],
+        "fnet": ["seed", "project+seedwidths"],
+        "gmlp": ["seed", "project+seedwidths"],
     },
     "xla": {
-        m: ["seed", "seed+noaug", "seed+noaug+xla", "project", "project+noaug", "project+noaug+xla"]
-        for m in MODELS
+        m: ["seed+noaug", "seed+noaug+xla", "project+noaug", "project+noaug+xla"] for m in MODELS
     },
     "aug": {m: ["seed", "seed+noaug", "project", "project+noaug", "project+aug32"] for m in MODELS},
-    "fourier": {"fnet": ["seed", "project", "project+dft", "project+dfthalf", "project+rfft"]},
-    "tokens": {
-        "mixer": ["seed", "project", "project+mm", "paper", "paper+mm"],
-        "gmlp": ["seed", "project", "project+mm", "project+nosplit"],
-    },
-    "ablation": {
-        "mixer": ["seed", "project", "project+fastdrop", "project+aug32"],
-        "fnet": ["seed", "project", "project+fastdrop", "project+aug32"],
-        "gmlp": ["seed", "project", "project+nosplit", "project+fastdrop", "project+aug32"],
-    },
-    "best": {
-        "mixer": ["seed", "project", "project+fastdrop+aug32", "paper", "paper+fastdrop+aug32"],
-        "fnet": ["seed", "project", "project+fastdrop+aug32"],
-        "gmlp": ["seed", "project", "project+nosplit+fastdrop+aug32"],
-    },
-    "jax": {m: ["seed", "project", "seed+jitaug", "project+jitaug"] for m in MODELS},
-    "bf16": {
-        "mixer": ["seed", "project", "project+bf16", "paper", "paper+bf16"],
-        "fnet": ["seed", "project", "project+bf16", "project+dft+bf16"],
-        "gmlp": ["seed", "project", "project+bf16"],
-    },
+    "jax": {m: ["seed", "project", "seed+jitaug"] for m in MODELS},
+    "bf16": {m: ["seed", "project", "project+bf16"] for m in MODELS},
 }
-SEED_MODIFIERS = ("noaug", "xla", "jitaug")
 MARKER = "@@THROUGHPUT_JSON@@ "
-
-
-def parse_variant(text):
-    """``"project+mm+aug32"`` -> ``("project", ("mm", "aug32"))``, validated."""
-    from variants import PROJECT_MODIFIERS
-
-    base, *mods = text.split("+")
-    if base not in ("seed", "project", "paper"):
-        raise ValueError(f"Variant {text!r}: base must be seed, project or paper.")
-    allowed = SEED_MODIFIERS if base == "seed" else PROJECT_MODIFIERS
-    bad = [m for m in mods if m not in allowed]
-    if bad:
-        raise ValueError(f"Variant {text!r}: unknown modifiers {bad}; allowed {allowed}.")
-    return base, tuple(mods)
 
 
 # ----------------------------------------------------------------------------------------
 # Worker: one model family in a fresh process
 # ----------------------------------------------------------------------------------------
+def import_package_at(root):
+    """Import the ``mlp_tutorial`` in folder ``root`` beside the one already imported.
+
+    Both have the same module names, so the working tree's modules are set aside in
+    ``sys.modules`` while the other one loads, and put back after. Each module keeps the
+    objects it imported at load time; a package that imports its public names on first use
+    has them all bound while it is the one loaded, so a later use cannot reach the other
+    package's modules. (``variants.build_variant`` checks that a model's blocks come from
+    the package asked for.) Keras' serialization registry ends up naming the last
+    package's classes, which matters only for loading saved models, never done here.
+    """
+
+    def ours(module):
+        return module == "mlp_tutorial" or module.startswith("mlp_tutorial.")
+
+    current = {m: sys.modules.pop(m) for m in list(sys.modules) if ours(m)}
+    sys.path.insert(0, str(root))
+    try:
+        package = importlib.import_module("mlp_tutorial")
+        importlib.import_module("mlp_tutorial.flops")
+        if not Path(package.__file__).resolve().is_relative_to(Path(root).resolve()):
+            raise RuntimeError(f"imported {package.__file__}, not the package in {root}")
+        for name in package.__all__:
+            setattr(package, name, getattr(package, name))
+    finally:
+        sys.path.remove(str(root))
+        for module in [m for m in sys.modules if ours(m)]:
+            del sys.modules[module]
+        sys.modules.update(current)
+    return package
+
+
+def load_packages(ref_roots):
+    """``{None: the working tree's mlp_tutorial, REV: the package at REV, ...}``."""
+    sys.path.insert(1, str(REPO))  # the working tree's package, whatever pip installed
+    package = importlib.import_module("mlp_tutorial")
+    importlib.import_module("mlp_tutorial.flops")
+    packages = {None: package}
+    packages.update({rev: import_package_at(root) for rev, root in ref_roots.items()})
+    return packages
+
+
 def _peak_matmul_gflops(n=2048, tries=5):
     """Best float32 ``(n, n) @ (n, n)`` rate of the active backend, in GFLOP/s."""
     import keras
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype("float32")
-    b = rng.standard_normal((n, n)).astype("float32")
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+    a = keras.ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n)), "float32")
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        a, b = tf.constant(a), tf.constant(b)
         fn = tf.function(tf.matmul)
-
-        def run():
-            return fn(a, b).numpy()
-
-    elif backend == "jax":
+    elif keras.backend.backend() == "jax":
         import jax
 
-        a, b = jax.device_put(a), jax.device_put(b)
         fn = jax.jit(lambda x, y: x @ y)
-
-        def run():
-            return fn(a, b).block_until_ready()
-
     else:
-        import keras.ops as ops
-
-        a, b = ops.convert_to_tensor(a), ops.convert_to_tensor(b)
-
-        def run():
-            return ops.convert_to_numpy(ops.matmul(a, b))
-
-    run()
+        fn = keras.ops.matmul
+    keras.ops.convert_to_numpy(fn(a, a))
     best = float("inf")
     for _ in range(tries):
         start = time.perf_counter()
-        run()
+        keras.ops.convert_to_numpy(fn(a, a))  # waits for the result on every backend
         best = min(best, time.perf_counter() - start)
     return 2.0 * n**3 / best / 1e9
 
 
-def _build(model_name, variant, cfg):
-    """Build and compile one variant; returns (model, effective jit_compile)."""
-    import keras
-    from seed_models import build_seed_model
-    from variants import allow_jit, build_project_variant
-
-    base, mods = parse_variant(variant)
-    geometry = dict(
-        image_size=cfg["image_size"],
-        patch_size=cfg["patch_size"],
-        embedding_dim=cfg["embedding_dim"],
-        num_blocks=cfg["num_blocks"],
-        dropout_rate=cfg["dropout_rate"],
-        num_classes=cfg["num_classes"],
-    )
-    if base == "seed":
-        model = build_seed_model(model_name, augmentation="noaug" not in mods, **geometry)
-        if "jitaug" in mods:
-            allow_jit(model)
-    else:
-        widths = "paper" if base == "paper" else "seed"
-        model = build_project_variant(model_name, mods, widths=widths, **geometry)
-    jit = True if "xla" in mods else "auto"
+def compiled(model, jit):
+    """``model`` compiled as every variant is: AdamW, cross-entropy on logits, top-1/5."""
     import warnings
 
+    import keras
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Model doesn't support jit_compile=True" is recorded
+        warnings.simplefilter("ignore")  # "Model doesn't support jit_compile=True": recorded
         model.compile(
             optimizer=keras.optimizers.AdamW(learning_rate=1e-3, weight_decay=1e-4),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -183,7 +146,46 @@ def _build(model_name, variant, cfg):
             ],
             jit_compile=jit,
         )
-    return model, bool(model.jit_compile)
+    return model
+
+
+def build_all(spec, packages, batches):
+    """Build, compile and warm up every variant; returns ``{variant: model}`` and facts."""
+    from variants import build_variant, forward_flops, parse_variant
+
+    models, facts = {}, {}
+    for variant in spec["variants"]:
+        start = time.perf_counter()
+        model = build_variant(spec["model"], variant, packages, spec["geometry"])
+        model = compiled(model, True if "xla" in parse_variant(variant)[1] else "auto")
+        for i in range(spec["warmup"]):
+            model.train_on_batch(*batches[i % len(batches)])
+        models[variant] = model
+        facts[variant] = dict(
+            jit_compile=bool(model.jit_compile),
+            params=int(model.count_params()),
+            forward_flops=forward_flops(spec["model"], variant, packages, spec["geometry"]),
+            compile_and_warmup_s=time.perf_counter() - start,
+        )
+        print(f"[{spec['model']}] built and warmed {variant}", file=sys.stderr, flush=True)
+    return models, facts
+
+
+def time_rounds(models, batches, rounds, steps):
+    """Images per wall-second and per process-CPU-second, one sample per round."""
+    wall = {v: [] for v in models}
+    cpu = {v: [] for v in models}
+    names, step = list(models), 0
+    for r in range(rounds):
+        for variant in names[r % len(names) :] + names[: r % len(names)]:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                models[variant].train_on_batch(*batches[step % len(batches)])
+                step += 1
+            images = steps * len(batches[0][0])
+            wall[variant].append(images / (time.perf_counter() - start))
+            cpu[variant].append(images / (time.process_time() - cpu_start))
+    return wall, cpu
 
 
 def worker(spec):
@@ -191,190 +193,140 @@ def worker(spec):
     import keras
     import numpy as np
 
-    cfg = spec["config"]
-    if spec["deterministic"]:
-        keras.utils.set_random_seed(0)
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
+    packages = load_packages(spec["ref_roots"])
+    keras.utils.set_random_seed(0)
+    if spec["deterministic"] and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
 
-            tf.config.experimental.enable_op_determinism()
-    else:
-        keras.utils.set_random_seed(0)
-    load_start = os.getloadavg()
+        tf.config.experimental.enable_op_determinism()
     rng = np.random.default_rng(0)
+    size, classes = spec["batch_size"], spec["geometry"]["num_classes"]
     batches = [
-        (
-            rng.integers(0, 256, size=(cfg["batch_size"], 32, 32, 3), dtype=np.uint8),
-            rng.integers(0, cfg["num_classes"], size=(cfg["batch_size"],)),
-        )
+        (rng.integers(0, 256, (size, 32, 32, 3), np.uint8), rng.integers(0, classes, (size,)))
         for _ in range(spec["num_batches"])
     ]
     peaks = [_peak_matmul_gflops()]
-    models, jit, compile_s, params = {}, {}, {}, {}
-    for variant in spec["variants"]:
-        start = time.perf_counter()
-        model, jit[variant] = _build(spec["model"], variant, cfg)
-        for i in range(spec["warmup"]):
-            model.train_on_batch(*batches[i % len(batches)])
-        compile_s[variant] = time.perf_counter() - start
-        models[variant] = model
-        params[variant] = int(model.count_params())
-        print(
-            f"[{spec['model']}] built + warmed {variant} in {compile_s[variant]:.1f}s "
-            f"(jit_compile={jit[variant]})",
-            file=sys.stderr,
-            flush=True,
-        )
-    samples = {v: [] for v in spec["variants"]}
-    cpu_samples = {v: [] for v in spec["variants"]}  # images per CPU-second of this process
-    names = list(spec["variants"])
-    step = 0
-    for r in range(spec["repeats"]):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for variant in order:
-            model = models[variant]
-            start, cpu_start = time.perf_counter(), time.process_time()
-            for _ in range(spec["steps"]):
-                model.train_on_batch(*batches[step % len(batches)])
-                step += 1
-            seconds = time.perf_counter() - start
-            samples[variant].append(spec["steps"] * cfg["batch_size"] / seconds)
-            cpu_samples[variant].append(
-                spec["steps"] * cfg["batch_size"] / (time.process_time() - cpu_start)
-            )
+    load = [os.getloadavg()[0]]
+    models, facts = build_all(spec, packages, batches)
+    wall, cpu = time_rounds(models, batches, spec["repeats"], spec["steps"])
     peaks.append(_peak_matmul_gflops())
+    load.append(os.getloadavg()[0])
     return dict(
         model=spec["model"],
-        samples=samples,
-        cpu_samples=cpu_samples,
-        jit_compile=jit,
-        compile_and_warmup_s=compile_s,
-        params=params,
+        wall=wall,
+        cpu=cpu,
+        facts=facts,
+        packages={str(k): str(Path(p.__file__).parent) for k, p in packages.items()},
         peak_matmul_gflops=peaks,
-        loadavg_start=load_start,
-        loadavg_end=os.getloadavg(),
+        loadavg_1min=load,
     )
 
 
 # ----------------------------------------------------------------------------------------
 # Orchestrator
 # ----------------------------------------------------------------------------------------
-def _environment(backend_note):
-    import keras
-
-    env = dict(
-        backend=keras.backend.backend(),
-        keras=keras.__version__,
-        python=platform.python_version(),
-        machine=platform.machine(),
-        cpu=_cpu_name(),
-        cpu_count=os.cpu_count(),
-        note=backend_note,
-        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    )
-    if env["backend"] == "tensorflow":
-        import tensorflow as tf
-
-        env["tensorflow"] = tf.__version__
-    if env["backend"] == "jax":
-        import jax
-
-        env["jax"] = jax.__version__
-    return env
+def extract_revision(rev, folder):
+    """``git archive`` the package at ``rev`` into ``folder``; returns its full commit."""
+    found = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if found.returncode:
+        raise SystemExit(f"--compare-ref {rev!r} is not a commit of {REPO} (see `git log`).")
+    full = found.stdout.strip()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", full, "mlp_tutorial"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return full
 
 
-def _cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def run_worker(spec):
+    """Run one family's worker in a fresh process; its result dict, or None if it failed."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
+    if proc.returncode or not lines:
+        print(proc.stdout[-4000:], file=sys.stderr)
+        print(f"!! worker for {spec['model']} failed (exit {proc.returncode})", flush=True)
+        return None
+    return json.loads(lines[-1][len(MARKER) :])
 
 
-def summarize(result, cfg, peak):
-    """Rows for one model family: medians, paired ratios vs ``seed``, FLOPs, efficiency."""
-    from flops import forward_flops
-
-    samples = result["samples"]
-    reference = "seed" if "seed" in samples else next(iter(samples))
+def summarize(result, peak):
+    """One row per variant: median img/s, paired ratios to ``seed``, FLOPs, % of peak."""
+    wall, cpu = result["wall"], result["cpu"]
+    reference = next((v for v in wall if v.startswith("seed")), next(iter(wall)))
     rows = []
-    for variant, values in samples.items():
-        base, mods = parse_variant(variant)
-        fwd = sum(
-            forward_flops(
-                result["model"],
-                impl="seed" if base == "seed" else "project",
-                modifiers=mods,
-                widths="paper" if base == "paper" else "seed",
-                image_size=cfg["image_size"],
-                patch_size=cfg["patch_size"],
-                embedding_dim=cfg["embedding_dim"],
-                num_blocks=cfg["num_blocks"],
-                num_classes=cfg["num_classes"],
-            ).values()
-        )
-        median = statistics.median(values)
-        ratios = [v / s for v, s in zip(values, samples[reference], strict=True)]
-        achieved = median * 3 * fwd / 1e9
+    for variant, values in wall.items():
+        ratios = [v / s for v, s in zip(values, wall[reference], strict=True)]
+        cpu_ratios = [v / s for v, s in zip(cpu[variant], cpu[reference], strict=True)]
+        facts = result["facts"][variant]
+        achieved = statistics.median(values) * 3 * facts["forward_flops"] / 1e9
         rows.append(
             dict(
                 model=result["model"],
                 variant=variant,
-                images_per_s=median,
-                images_per_s_min=min(values),
-                images_per_s_max=max(values),
+                images_per_s=statistics.median(values),
                 ratio_vs=reference,
                 ratio_median=statistics.median(ratios),
                 ratio_min=min(ratios),
                 ratio_max=max(ratios),
-                forward_mflop_per_image=fwd / 1e6,
-                train_gflop_per_s=achieved,
+                cpu_ratio_median=statistics.median(cpu_ratios),
+                forward_mflop_per_image=facts["forward_flops"] / 1e6,
                 fraction_of_peak=achieved / peak,
-                jit_compile=result["jit_compile"][variant],
-                params=result["params"][variant],
-                images_per_cpu_s=statistics.median(result["cpu_samples"][variant]),
-                cpu_ratio_median=statistics.median(
-                    v / s
-                    for v, s in zip(
-                        result["cpu_samples"][variant],
-                        result["cpu_samples"][reference],
-                        strict=True,
-                    )
-                ),
-                samples=values,
+                jit_compile=facts["jit_compile"],
+                params=facts["params"],
             )
         )
     return rows
 
 
 def print_table(rows, peak):
-    header = (
-        f"{'model':6s} {'variant':34s} {'img/s':>6s} {'(min-max)':>11s} {'x seed':>6s} "
-        f"{'(min-max)':>11s} {'img/cpu-s':>9s} {'x seed':>6s} {'MFLOP/img':>9s} "
-        f"{'GFLOP/s':>7s} {'%peak':>5s} {'jit':>3s}"
-    )
-    print(header)
-    print("-" * len(header))
+    """The rows as the Markdown table of ``benchmarks/README.md``."""
+    print("| model | variant | img/s | × seed (paired median, range) | × seed, CPU time "
+          "| fwd MFLOP/img | % of peak | jit |")  # fmt: skip
+    print("|---|---|--:|--:|--:|--:|--:|:-:|")
     for r in rows:
         print(
-            f"{r['model']:6s} {r['variant']:34s} {r['images_per_s']:6.0f} "
-            f"{r['images_per_s_min']:5.0f}-{r['images_per_s_max']:<5.0f} "
-            f"{r['ratio_median']:6.2f} {r['ratio_min']:5.2f}-{r['ratio_max']:<5.2f} "
-            f"{r['images_per_cpu_s']:9.0f} {r['cpu_ratio_median']:6.2f} "
-            f"{r['forward_mflop_per_image']:9.1f} {r['train_gflop_per_s']:7.1f} "
-            f"{100 * r['fraction_of_peak']:5.1f} {'yes' if r['jit_compile'] else 'no':>3s}"
+            f"| {r['model']} | `{r['variant']}` | {r['images_per_s']:.0f} "
+            f"| **{r['ratio_median']:.2f}** ({r['ratio_min']:.2f}–{r['ratio_max']:.2f}) "
+            f"| {r['cpu_ratio_median']:.2f} | {r['forward_mflop_per_image']:.1f} "
+            f"| {100 * r['fraction_of_peak']:.0f} | {'yes' if r['jit_compile'] else 'no'} |"
         )
-    print(f"float32 matmul peak (best 2048^3 in this run): {peak:.1f} GFLOP/s")
+    print(f"\nfloat32 matmul peak (best 2048^3 product in this run): {peak:.0f} GFLOP/s")
 
 
-def main(argv=None):
+def plan_variants(args):
+    """``{model: [variant, ...]}`` from ``--suite`` / ``--variants`` and ``--compare-ref``."""
+    from variants import parse_variant
+
+    plan = {}
+    for model in args.models:
+        chosen = args.variants or SUITES[args.suite].get(model, [])
+        variants = []
+        for variant in chosen:
+            base, _, _ = parse_variant(variant)
+            variants.append(variant)
+            if args.compare_ref and base == "project":
+                variants.append(f"{variant}@{args.compare_ref}")
+        if variants:
+            plan[model] = variants
+    return plan
+
+
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--suite", default="core", choices=sorted(SUITES))
+    parser.add_argument("--variants", nargs="+", help="variants to time (instead of --suite)")
     parser.add_argument(
-        "--variants", nargs="+", help="variants to time (overrides --suite), e.g. seed project"
+        "--compare-ref",
+        metavar="REV",
+        help="also time every project variant with the package at git revision REV",
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per variant")
     parser.add_argument("--steps", type=int, default=5, help="train steps per timed block")
@@ -388,110 +340,78 @@ def main(argv=None):
     parser.add_argument("--dropout-rate", type=float, default=0.2)
     parser.add_argument("--num-classes", type=int, default=100)
     parser.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="enable TF op determinism in the workers, as mlp_tutorial.run_experiment does",
+        "--deterministic", action="store_true", help="TF op determinism, as run_experiment sets"
     )
-    parser.add_argument("--backend-note", default="", help="free text stored in the record")
     parser.add_argument(
         "--output",
         type=Path,
-        help="JSON record (default: results/throughput.json for the core suite, "
-        "results/throughput_<suite>.json for the others, so a suite never overwrites "
-        "the headline record)",
+        help="JSON record (default results/throughput.json for the core suite; "
+        "throughput_vs_<REV>.json with --compare-ref; throughput_<suite>.json otherwise)",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.output is None:
-        core = args.suite == "core" and not args.variants
-        args.output = RESULTS if core else RESULTS.with_name(f"throughput_{args.suite}.json")
+    return parser.parse_args(argv)
 
+
+def default_output(args):
+    if args.compare_ref:
+        return RESULTS / f"throughput_vs_{args.compare_ref}.json"
+    core = args.suite == "core" and not args.variants
+    return RESULTS / ("throughput.json" if core else f"throughput_{args.suite}.json")
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.worker:
-        result = worker(json.loads(args.worker))
-        print(MARKER + json.dumps(result), flush=True)
+        print(MARKER + json.dumps(worker(json.loads(args.worker))), flush=True)
         return 0
-
-    cfg = dict(
-        image_size=args.image_size,
-        patch_size=args.patch_size,
-        embedding_dim=args.embedding_dim,
-        num_blocks=args.num_blocks,
-        dropout_rate=args.dropout_rate,
-        num_classes=args.num_classes,
-        batch_size=args.batch_size,
-    )
-    plan = {}
-    for model in args.models:
-        if args.variants:
-            variants = [
-                v for v in args.variants if not (v.startswith("paper") and model != "mixer")
-            ]
-        else:
-            variants = SUITES[args.suite].get(model, [])
-        for v in variants:
-            parse_variant(v)
-        if variants:
-            plan[model] = variants
+    plan = plan_variants(args)
     if not plan:
-        parser.error(f"suite {args.suite!r} has no variants for models {args.models}")
-
-    results, failed, started = [], [], time.perf_counter()
-    for model, variants in plan.items():
-        spec = dict(
-            model=model,
-            variants=variants,
-            config=cfg,
-            repeats=args.repeats,
-            steps=args.steps,
-            warmup=args.warmup,
-            num_batches=args.num_batches,
-            deterministic=args.deterministic,
-        )
-        print(f"== {model}: {', '.join(variants)}", flush=True)
-        proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")},
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
-        if proc.returncode or not lines:
-            print(proc.stdout[-4000:], file=sys.stderr)
-            print(f"!! worker for {model} failed (exit {proc.returncode}); skipped", flush=True)
-            failed.append(model)
-            continue
-        results.append(json.loads(lines[-1][len(MARKER) :]))
-    if not results:
+        raise SystemExit(f"suite {args.suite!r} has no variants for models {args.models}")
+    geometry = dict(
+        image_size=args.image_size, patch_size=args.patch_size, embedding_dim=args.embedding_dim,
+        num_blocks=args.num_blocks, dropout_rate=args.dropout_rate, num_classes=args.num_classes,
+    )  # fmt: skip
+    started, results = time.perf_counter(), []
+    with tempfile.TemporaryDirectory(prefix="mlp_tutorial_ref_") as ref_root:
+        ref = {}
+        if args.compare_ref:
+            ref = {"rev": args.compare_ref, "commit": extract_revision(args.compare_ref, ref_root)}
+        for model, variants in plan.items():
+            print(f"== {model}: {', '.join(variants)}", flush=True)
+            spec = dict(
+                model=model, variants=variants, geometry=geometry, batch_size=args.batch_size,
+                repeats=args.repeats, steps=args.steps, warmup=args.warmup,
+                num_batches=args.num_batches, deterministic=args.deterministic,
+                ref_roots={args.compare_ref: ref_root} if ref else {},
+            )  # fmt: skip
+            results.append(run_worker(spec))
+    done = [r for r in results if r]
+    if not done:
         raise SystemExit("every worker failed")
-
-    peak = max(p for r in results for p in r["peak_matmul_gflops"])
-    rows = [row for r in results for row in summarize(r, cfg, peak)]
+    peak = max(p for r in done for p in r["peak_matmul_gflops"])
+    rows = [row for r in done for row in summarize(r, peak)]
     print()
     print_table(rows, peak)
     record = dict(
-        environment=_environment(args.backend_note),
-        config=cfg,
+        config=dict(geometry, batch_size=args.batch_size),
         protocol=dict(
             repeats=args.repeats,
             steps=args.steps,
             warmup=args.warmup,
             num_batches=args.num_batches,
             deterministic=args.deterministic,
-            isolation="one fresh process per model family; variants interleaved, rotated",
-            timed="model.train_on_batch (compiled Keras train_function), synthetic uint8",
-            optimizer="AdamW(1e-3, weight_decay=1e-4), SCCE(from_logits), top-1 + top-5",
         ),
-        command=shlex.join([Path(sys.executable).name, *sys.argv]),
+        reference_package=ref or None,
+        failed_models=[m for m, r in zip(plan, results, strict=True) if r is None],
         peak_matmul_gflops=peak,
-        failed_models=failed,
-        workers=results,
         rows=rows,
+        workers=done,
         wall_s=time.perf_counter() - started,
     )
-    from mlp_tutorial.records import write_record  # here: the parent never imports Keras early
+    from record import write
 
-    write_record(args.output, record)  # atomic: a failed run keeps the old record
-    print(f"wrote {args.output} ({record['wall_s']:.0f}s)")
+    output = write(args.output or default_output(args), record)
+    print(f"wrote {output} ({record['wall_s']:.0f}s)")
     return 0
 
 

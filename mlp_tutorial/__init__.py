@@ -1,40 +1,40 @@
 """mlp_tutorial: MLP-Mixer, FNet and gMLP for image classification with Keras 3.
 
-The package behind the book "Image classification with modern MLP models". Every layer
-is written with ``keras.ops`` only, so it runs on the TensorFlow, JAX and PyTorch
-backends; choose one with the ``KERAS_BACKEND`` environment variable.
+The package behind the book "Image classification with modern MLP models"; it runs on the
+TensorFlow, JAX and PyTorch backends (choose with ``KERAS_BACKEND``). A name is imported
+when first used, so ``python -m mlp_tutorial.execute`` starts without Keras; import a block
+or ``build_model`` before loading a saved model, which registers the layers with Keras.
 """
 
-from mlp_tutorial.classifier import MODEL_NAMES, build_classifier, build_model
-from mlp_tutorial.data import DATASET_NAMES, Dataset, load_dataset
-from mlp_tutorial.fnet import FNetBlock, fourier_mix
-from mlp_tutorial.gmlp import GMLPBlock, SpatialGatingUnit
-from mlp_tutorial.mixer import MixerBlock
-from mlp_tutorial.parameters import validate_parameters
-from mlp_tutorial.patches import Patches, PositionEmbedding
-from mlp_tutorial.recipe import RECIPES, Recipe
-from mlp_tutorial.training import Result, run_experiment, set_seed
+import importlib
+import os
+
+# Only TensorFlow's errors, not its info and warning lines; set before TensorFlow loads.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DATASET_NAMES",
-    "MODEL_NAMES",
-    "Dataset",
-    "FNetBlock",
-    "GMLPBlock",
-    "MixerBlock",
-    "Patches",
-    "PositionEmbedding",
-    "RECIPES",
-    "Recipe",
-    "Result",
-    "SpatialGatingUnit",
-    "build_classifier",
-    "build_model",
-    "fourier_mix",
-    "load_dataset",
-    "run_experiment",
-    "set_seed",
-    "validate_parameters",
-]
+_MODULES = {
+    "classifier": ("MODEL_NAMES", "build_classifier", "build_model"),
+    "data": ("DATASET_NAMES", "Dataset", "load_dataset"),
+    "fnet": ("FNetBlock", "fourier_mix"),
+    "gmlp": ("GMLPBlock", "SpatialGatingUnit"),
+    "mixer": ("MixerBlock",),
+    "patches": ("Patches", "PositionEmbedding"),
+    "recipe": ("RECIPES", "Recipe"),
+    "training": ("Result", "run_experiment", "set_seed"),
+    "validation": ("validate_parameters",),
+}
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name):
+    """``mlp_tutorial.build_model`` and ``from mlp_tutorial import ...``: import on use."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'mlp_tutorial' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mlp_tutorial.{_MODULE_OF[name]}"), name)
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

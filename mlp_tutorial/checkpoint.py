@@ -1,38 +1,20 @@
 """Resuming training after an interruption: the ``checkpoint_dir`` backup.
 
-With ``checkpoint_dir``, :class:`TrainingBackup` saves after every epoch everything an
-exact continuation needs, and a rerun with the same ``checkpoint_dir`` and settings
-continues with the next epoch:
-
-* ``epoch-NNNN.weights.h5``: the model and optimizer variables (``model.save_weights``;
-  this includes the step counter, Adam's moments and the current learning rate);
-* ``best-NNNN.npz``: the weights early stopping would restore (its ``best_weights``);
-* ``state.json``, written last and atomically (``records.write_record``), so it is the
-  commit point: the number of epochs done, the per-epoch history of all of them, the
-  counters of ``ReduceLROnPlateau`` and ``EarlyStopping`` (``wait``, ``best``,
-  ``cooldown_counter``, ``best_epoch``...), whether early stopping ended training, the
-  names of the two files above, and a fingerprint of the run's settings and data.
-
-What is *not* saved, because it is re-derived: the data order and the random-layer
-states (functions of ``(seed, epoch)``, see above). A rerun whose fingerprint differs
-(another model, dataset, batch size, learning rate, seed...) is refused with a message
-naming the differences. The returned history covers all epochs (restored ones first);
-the wall time and images/s cover only the epochs run in this call. After a successful
-run (evaluation and record included) the backup files are deleted, and the folder too
-if nothing else is in it. Keras' ``BackupAndRestore`` is not used: it keeps weights and
-epoch in two files written one after the other, knows nothing of the history or the
-callbacks' counters, and deletes the whole folder when training ends.
-
-Not covered: the state of callbacks passed as ``extra_callbacks`` (they see the true
-epoch numbers, but start afresh); a kill while an epoch's files are being written loses
-that epoch (the rerun repeats it, with the same result); and a rerun on another backend
-or machine resumes, but is only as exact as the determinism above (not at all across
-backends).
+After every epoch, :class:`TrainingBackup` saves the model's and optimizer's variables,
+early stopping's best weights and, last and atomically, ``state.json``: the history, the
+counters of ``ReduceLROnPlateau`` and ``EarlyStopping`` (which Keras' ``BackupAndRestore``
+does not keep; restoring them needs Keras >= 3.7) and the run's fingerprint: precision,
+data, settings, recipe and the model's full config. A rerun with the same fingerprint
+continues exactly (the data order and random states are functions of seed and epoch); one
+with another is refused, naming each difference (``model.config.layers[4].config.rate:
+0.1 -> 0.2``). The number of epochs is not in it: a longer run is the same run.
 """
 
 import json
 import math
 import os
+import re
+import zlib
 from pathlib import Path
 
 import keras
@@ -41,24 +23,72 @@ import numpy as np
 from mlp_tutorial.records import write_record
 
 
+def model_config(model):
+    """The model's Keras config as JSON data (``deserialize_keras_object`` rebuilds it)."""
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)  # the optimizer and loss: the recipe's business
+    return json.loads(json.dumps(config))
+
+
+def run_fingerprint(model, dataset, settings):
+    """What a backup must match to be resumed: precision, data, ``settings`` and model."""
+    return {  # the model last: a change of precision alters every layer in it
+        "precision": keras.config.dtype_policy().name,
+        "data": {
+            "name": dataset.name,
+            "source": dataset.source,
+            "train": _digest(dataset.x_train, dataset.y_train),
+            "test": _digest(dataset.x_test, dataset.y_test),
+        },
+        "settings": settings,
+        "model": _unnumbered(model_config(model)),
+    }
+
+
+def _digest(images, labels):
+    crc = zlib.crc32(np.ascontiguousarray(images))
+    return f"{len(images)} images, crc32 {zlib.crc32(np.ascontiguousarray(labels), crc):08x}"
+
+
+def _unnumbered(value):
+    """``value`` without the ``_N`` Keras appends to default names (``input_layer_7``,
+    counted per process): a model built again is the same model."""
+    if isinstance(value, dict):
+        return {key: _unnumbered(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unnumbered(item) for item in value]
+    return re.sub(r"_\d+$", "", value) if isinstance(value, str) else value
+
+
+def differences(old, new, path=""):
+    """Where two JSON values differ, as ``"path: old -> new"`` lines, depth first."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = dict.fromkeys([*old, *new])
+        pairs = [(old.get(k, "(absent)"), new.get(k, "(absent)"), f"{path}.{k}") for k in keys]
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        pairs = [(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(old, new, strict=True))]
+    else:
+        return [] if old == new else [f"{path}: {_short(old)} -> {_short(new)}"]
+    return [line for a, b, where in pairs for line in differences(a, b, where.lstrip("."))]
+
+
+def _short(value):
+    text = value if value == "(absent)" else repr(value)
+    if len(text) > 40 and isinstance(value, (list, dict)):
+        return f"<{len(value)} {'items' if isinstance(value, list) else 'keys'}>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 class TrainingBackup(keras.callbacks.Callback):
     """Save, after every epoch, all that an exact resume needs; restore it at the start.
 
-    See the module docstring for what is saved and why. Put it in the callback list
-    after ``ReduceLROnPlateau`` and ``EarlyStopping``: it must restore their counters
-    after they reset them (``on_train_begin``) and save them after they update them
-    (``on_epoch_end``).
-
-    Args:
-        directory: the backup folder (created at the first save).
-        fingerprint: a JSON-able dict of the settings and data this backup belongs to;
-            a backup with another fingerprint is refused.
-        reduce_lr, early_stopping: the run's callbacks whose counters to save, or None.
+    A backup in ``directory`` with another ``fingerprint`` is refused. Put it after
+    ``reduce_lr`` and ``early_stopping`` in the callback list: it restores their counters
+    after they reset them, and saves them after they update them.
     """
 
-    STATE = "state.json"
-    FORMAT = 1
-    _COUNTERS = {
+    STATE, FORMAT = "state.json", 2
+    COUNTERS = {
         "reduce_lr": ("wait", "cooldown_counter", "best"),
         "early_stopping": ("wait", "best", "best_epoch", "stopped_epoch"),
     }
@@ -68,22 +98,12 @@ class TrainingBackup(keras.callbacks.Callback):
         self.directory = Path(directory)
         self.fingerprint = json.loads(json.dumps(fingerprint))  # as it reads back
         self.watched = {"reduce_lr": reduce_lr, "early_stopping": early_stopping}
-        self.state = self._read()
-        self.history = self._decode_history(self.state["history"]) if self.state else {}
-        self._saved_best = None
-
-    @property
-    def epochs_done(self):
-        """Epochs the backup holds (0 without one)."""
-        return self.state["epochs_done"] if self.state else 0
-
-    @property
-    def stopped(self):
-        """Whether early stopping ended the backed-up run."""
-        return bool(self.state and self.state["stopped"])
+        self.state = self._read() or {"epochs_done": 0, "stopped": False, "history": {}}
+        self.epochs_restored = self.state["epochs_done"]
+        self.stopped = self.state["stopped"]  # early stopping ended the backed-up run
+        self.history = {k: [_decode(v) for v in vs] for k, vs in self.state["history"].items()}
 
     def error(self, what):
-        """A ValueError about this backup folder that says how to start over."""
         return ValueError(
             f"`checkpoint_dir` {str(self.directory)!r}: {what}. Delete that folder (or pass "
             "another checkpoint_dir) to start from the first epoch."
@@ -99,130 +119,85 @@ class TrainingBackup(keras.callbacks.Callback):
             raise self.error(f"its {self.STATE} cannot be read ({exc})") from None
         if not isinstance(state, dict) or state.get("format") != self.FORMAT:
             raise self.error(f"its {self.STATE} is not a backup made by this version")
-        saved = state.get("fingerprint", {})
-        changed = [
-            f"{key}: {saved.get(key)!r} in the backup, {value!r} now"
-            for key, value in self.fingerprint.items()
-            if saved.get(key) != value
-        ]
+        changed = differences(state["fingerprint"], self.fingerprint)
         if changed:
+            shown = "; ".join(changed[:6]) + (f"; {len(changed) - 6} more" if changed[6:] else "")
             raise self.error(
-                "it holds the backup of a run with other settings or data ("
-                + "; ".join(changed)
-                + "). To resume it, rerun with the settings it was made with"
+                f"it holds a run with other settings, model or data (backup -> now: {shown}). "
+                "To resume it, rerun with the settings it was made with"
             )
         for name in (state["weights"], state["best_weights"]):
             if name is not None and not (self.directory / name).is_file():
                 raise self.error(f"{name}, named by its {self.STATE}, is missing")
         return state
 
-    # -- restoring -------------------------------------------------------------------
-
     def on_train_begin(self, logs=None):
-        if not self.state:
+        if not self.epochs_restored:
             return
-        optimizer = self.model.optimizer
-        if optimizer is not None and not optimizer.built:
-            optimizer.build(self.model.trainable_variables)  # so its variables load too
+        if not self.model.optimizer.built:  # so that its variables load too
+            self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(self.directory / self.state["weights"])
         for key, callback in self.watched.items():
-            if callback is not None:
-                for attr, value in self.state["counters"][key].items():
-                    setattr(callback, attr, _decode_number(value))
-        early = self.watched["early_stopping"]
-        if early is not None and self.state["best_weights"] is not None:
-            with np.load(self.directory / self.state["best_weights"]) as stored:
-                early.best_weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
-            self._saved_best = (early.best_weights, self.state["best_weights"])
-
-    # -- saving ----------------------------------------------------------------------
+            for attr, value in self.state["counters"].get(key, {}).items():
+                setattr(callback, attr, _decode(value))
+        if self.state["best_weights"] is not None:
+            with np.load(self.directory / self.state["best_weights"]) as best:
+                weights = [best[f"arr_{i}"] for i in range(len(best.files))]
+            self.watched["early_stopping"].best_weights = weights
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        history = {
-            key: [v if math.isfinite(v) else _encode_number(v) for v in values]
-            for key, values in self.history.items()
-        }
         self.directory.mkdir(parents=True, exist_ok=True)
-        weights = f"epoch-{epoch + 1:04d}.weights.h5"
-        self.model.save_weights(self.directory / weights, overwrite=True)
-        _fsync(self.directory / weights)
-        best = self._save_best_weights()
-        counters = {
-            key: {attr: _encode_number(getattr(callback, attr)) for attr in self._COUNTERS[key]}
-            for key, callback in self.watched.items()
-            if callback is not None
-        }
-        state = {
+        files = {"weights": f"epoch-{epoch + 1:04d}.weights.h5", "best_weights": None}
+        self.model.save_weights(self.directory / files["weights"], overwrite=True)
+        early = self.watched["early_stopping"]
+        if early is not None and early.best_weights is not None:
+            files["best_weights"] = f"best-{epoch + 1:04d}.npz"
+            np.savez(self.directory / files["best_weights"], *early.best_weights)
+        for name in filter(None, files.values()):  # on disk before the state names them
+            with open(self.directory / name, "rb") as f:
+                os.fsync(f.fileno())
+        self.state = {
             "format": self.FORMAT,
             "fingerprint": self.fingerprint,
             "epochs_done": epoch + 1,
             "stopped": bool(self.model.stop_training),
-            "weights": weights,
-            "best_weights": best,
-            "history": history,
-            "counters": counters,
+            **files,
+            "history": {k: [_encode(v) for v in vs] for k, vs in self.history.items()},
+            "counters": {
+                key: {attr: _encode(getattr(callback, attr)) for attr in self.COUNTERS[key]}
+                for key, callback in self.watched.items()
+                if callback is not None
+            },
         }
-        write_record(self.directory / self.STATE, state)  # atomic: the commit point
-        self.state = state
-        self._remove_files(keep={weights, best})
-
-    def _save_best_weights(self):
-        """Write early stopping's best weights when they changed; return the file name."""
-        early = self.watched["early_stopping"]
-        if early is None or early.best_weights is None:
-            return None
-        if self._saved_best is not None and self._saved_best[0] is early.best_weights:
-            return self._saved_best[1]
-        name = f"best-{early.best_epoch + 1:04d}.npz"
-        with open(self.directory / name, "wb") as f:
-            np.savez(f, *early.best_weights)
-            f.flush()
-            os.fsync(f.fileno())
-        self._saved_best = (early.best_weights, name)
-        return name
+        write_record(self.directory / self.STATE, self.state)  # atomic: the commit point
+        self._remove_files(keep=set(files.values()))
 
     def _remove_files(self, keep=()):
-        for pattern in ("epoch-*.weights.h5", "best-*.npz"):
+        for pattern in ("epoch-*.weights.h5", "best-*.npz", f".{self.STATE}.*.tmp"):
             for file in self.directory.glob(pattern):
                 if file.name not in keep:
-                    file.unlink(missing_ok=True)
+                    file.unlink()
 
     def remove(self):
         """Delete the backup, and the folder if that leaves it empty."""
-        if not self.directory.is_dir():
-            return
-        (self.directory / self.STATE).unlink(missing_ok=True)
-        self._remove_files()
-        for leftover in self.directory.glob(f".{self.STATE}.*.tmp"):
-            leftover.unlink(missing_ok=True)
-        try:
-            self.directory.rmdir()
-        except OSError:
-            pass  # the folder holds other files: leave them and it alone
-
-    @staticmethod
-    def _decode_history(history):
-        return {key: [float(_decode_number(v)) for v in values] for key, values in history.items()}
+        if self.directory.is_dir():
+            (self.directory / self.STATE).unlink(missing_ok=True)
+            self._remove_files()
+            if not any(self.directory.iterdir()):
+                self.directory.rmdir()
 
 
-def _fsync(path):
-    """Flush ``path`` to disk, so that the state file never names a file still in cache."""
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _encode_number(value):
-    """A number for JSON, exactly: floats as ``{"float": hex}``, so NaN and inf survive."""
-    if value is None or isinstance(value, (bool, np.bool_)):
-        return value if value is None else bool(value)
+def _encode(value):
+    """A number for JSON, exactly: non-finite floats as ``{"float": "nan"}``."""
+    if value is None or isinstance(value, bool):
+        return value
     if isinstance(value, (int, np.integer)):
         return int(value)
-    return {"float": float(value).hex()}
+    value = float(value)
+    return value if math.isfinite(value) else {"float": repr(value)}
 
 
-def _decode_number(value):
-    if isinstance(value, dict):
-        return float.fromhex(value["float"])
-    return value
+def _decode(value):
+    return float(value["float"]) if isinstance(value, dict) else value

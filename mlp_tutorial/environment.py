@@ -1,5 +1,6 @@
 """What this execution runs on: backend, device and versions, for run cards and records."""
 
+import importlib
 import platform
 
 import keras
@@ -13,17 +14,14 @@ def device_name():
         import jax
 
         device = jax.devices()[0]
-        if device.platform == "cpu":
-            return "CPU"
-        return f"{device.platform.upper()}: {device.device_kind}"
+        kind = device.platform.upper()
+        return kind if kind == "CPU" else f"{kind}: {device.device_kind}"
     if backend == "tensorflow":
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
-        if not gpus:
-            return "CPU"
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU: {details.get('device_name', gpus[0].name)}"
+        details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+        return f"GPU: {details.get('device_name', gpus[0].name)}" if gpus else "CPU"
     if backend == "torch":
         import torch
 
@@ -33,13 +31,11 @@ def device_name():
 
 def versions():
     """Versions of Python, Keras, the backend library and NumPy, as a dict of strings."""
-    backend = keras.backend.backend()
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
-    backend_version = __import__(module).__version__ if module else "n/a"
+    backend = keras.backend.backend()  # also the name of the library it runs on
     return {
         "python": platform.python_version(),
         "keras": keras.__version__,
-        backend: backend_version,
+        backend: importlib.import_module(backend).__version__,
         "numpy": np.__version__,
     }
 
@@ -50,12 +46,8 @@ def environment():
 
 
 def print_run_card(data, /, **settings):
-    """Print what this execution uses: the dataset actually loaded, backend, device, versions.
-
-    Args:
-        data: the loaded ``Dataset``; its ``source`` line says exactly what it is.
-        **settings: extra ``name=value`` lines to show (e.g. the chapter's parameters).
-    """
+    """Print what this execution uses: ``data.source`` (the dataset actually loaded),
+    backend, device, versions, and a line per ``settings`` item (the chapter's parameters)."""
     env = environment()
     rows = [
         ("data", data.source),
@@ -65,6 +57,4 @@ def print_run_card(data, /, **settings):
         *((key, repr(value)) for key, value in settings.items()),
     ]
     width = max(len(key) for key, _ in rows)
-    print("Run card")
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
+    print("Run card\n" + "\n".join(f"  {key:<{width}}  {value}" for key, value in rows))

@@ -1,88 +1,54 @@
-"""Execute the book's chapters with papermill.
+"""Execute the book's chapters with papermill: ``python -m mlp_tutorial.execute``.
 
-Usage::
-
-    python -m mlp_tutorial.execute [--smoke] [--output DIR] [-p NAME VALUE ...] [notebook ...]
-
-With no notebooks named, every chapter ``notebooks/[0-9][0-9]_*.ipynb`` runs, in name
-order. A notebook is named by its path or by its stem, e.g. ``02_mlp_mixer``.
-
-``--smoke`` runs each chapter end to end on the offline dataset with tiny settings, to
-check that it works, and writes the executed copies to ``--output`` (default: a fresh
-temporary folder). Without ``--smoke`` the chapters run with their own parameters and are
-executed in place, which is how the outputs committed in the book are made; ``--output``
-then writes the executed copies there instead. ``-p NAME VALUE`` overrides one parameter
-(as papermill's ``-p`` does) in every selected notebook whose parameters cell defines it;
-papermill records the override in an ``injected-parameters`` cell, so the page shows it
-and a later in-place run without ``-p`` keeps it.
-
-Each notebook runs in its own folder, in a ``python3`` kernel that inherits this process's
-environment (``MLP_TUTORIAL_CIFAR100``, ``KERAS_BACKEND``, ...). The first failing cell
-stops the run with exit status 1.
+The chapters are the ``[0-9][0-9]_*.ipynb`` files in ``--notebooks`` (default: ``notebooks``
+in the current directory, else in this checkout); with none named, all run in name order.
+``--smoke`` runs them with tiny settings on the offline data into ``--output`` (default: a
+temporary folder); else they run with their own parameters, in place or into ``--output``.
+``-p NAME VALUE`` sets a parameter in every selected chapter that defines it (papermill keeps
+it in an ``injected-parameters`` cell); a name that none defines is refused. Relative paths
+(``data_path``, ``results_dir``, ``checkpoint_dir``, ``MLP_TUTORIAL_CIFAR100``) start from
+the current directory. What C++ libraries write to a kernel's stderr (TensorFlow's start-up
+lines) goes to a log file, not into the notebook. Exit status: 1 when a cell fails, 2 for a
+bad command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+from mlp_tutorial.data import ENV_VAR
+
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
+PATH_PARAMETERS = {"data_path", "results_dir", "checkpoint_dir"}
 
-# Small enough that every chapter finishes in seconds on a CPU; a notebook receives only
-# the names that its parameters cell defines.
-SMOKE_PARAMETERS = {
-    "dataset": "offline",
-    "epochs": 2,
-    "train_limit": 300,
-    "batch_size": 64,
-    "image_size": 32,
-    "patch_size": 8,
-    "embedding_dim": 32,
-    "num_blocks": 1,
-}
+# Every chapter finishes in seconds on a CPU; a chapter gets the names its parameters define.
+SMOKE_PARAMETERS = dict(
+    dataset="offline", epochs=2, train_limit=300, batch_size=64, image_size=32, patch_size=8,
+    embedding_dim=32, num_blocks=1,
+)  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Read the command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m mlp_tutorial.execute",
-        description="Execute the book's chapter notebooks with papermill.",
-    )
-    parser.add_argument(
-        "notebooks",
-        nargs="*",
-        help="notebook paths or stems such as 02_mlp_mixer (default: every chapter)",
-    )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="run on the offline dataset with tiny settings, writing copies to --output",
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        metavar="DIR",
-        help="folder for the executed copies (default: a temporary folder with --smoke, "
-        "otherwise the notebooks are executed in place)",
-    )
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="override a parameter; VALUE is read as a Python literal if it is one "
-        "(20, 0.003, None), else as a string",
-    )
+    parser = argparse.ArgumentParser("python -m mlp_tutorial.execute", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the paragraphs
+    add = parser.add_argument
+    add("notebooks", nargs="*", help="paths or stems, e.g. 02_mlp_mixer (default: all chapters)")
+    add("--smoke", action="store_true", help="tiny settings on the offline data, into --output")
+    add("--output", type=Path, metavar="DIR", help="folder for the executed copies")
+    add("--notebooks", type=Path, metavar="DIR", dest="notebook_dir", help="the chapters' folder")
+    add("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="set a parameter; VALUE is a Python literal (20, 3e-3, None) or a string")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -94,99 +60,128 @@ def parse_value(text: str) -> object:
         return text
 
 
-def notebook_parameters(
-    notebook: Path, overrides: dict[str, object], output_dir: Path | None, smoke: bool
-) -> dict[str, object] | None:
-    """The parameters to inject: smoke settings, then overrides, kept to the names defined."""
-    wanted = dict(smoke_parameters(notebook, output_dir)) if smoke else {}
-    if overrides:
-        defined = papermill.inspect_notebook(str(notebook))
-        wanted.update({k: v for k, v in overrides.items() if k in defined})
-    return wanted or None
+def absolute(path: object) -> object:
+    """A path string made absolute from the current directory, ``~`` expanded; else as is."""
+    return os.path.abspath(os.path.expanduser(path)) if isinstance(path, str) else path
+
+
+def default_notebook_dir() -> Path:
+    """``./notebooks`` if it exists, else the one of the checkout this file is in, if any."""
+    checkout = Path(__file__).resolve().parent.parent / "notebooks"
+    here = Path("notebooks").absolute()
+    return checkout if checkout.is_dir() and not here.is_dir() else here
 
 
 def select_notebooks(names: list[str], notebook_dir: Path) -> list[Path]:
-    """Return the notebooks to run: those named, or every chapter in ``notebook_dir``.
+    """The notebooks named (by path, or by stem in ``notebook_dir``), or all its chapters.
 
     Raises:
         FileNotFoundError: a name matches no notebook, or there are no chapters at all.
     """
-    if not names:
-        chapters = sorted(notebook_dir.glob(CHAPTER_GLOB))
-        if not chapters:
-            raise FileNotFoundError(f"no chapter notebooks ({CHAPTER_GLOB}) in {notebook_dir}")
-        return chapters
-    return [resolve_notebook(name, notebook_dir) for name in names]
+    chapters = sorted(notebook_dir.glob(CHAPTER_GLOB))
+    found = [find_notebook(name, notebook_dir) for name in names] if names else chapters
+    if None in found or not found:
+        missing = repr(names[found.index(None)]) if None in found else CHAPTER_GLOB
+        available = ", ".join(path.stem for path in chapters) or "none"
+        raise FileNotFoundError(
+            f"no notebook {missing} in {notebook_dir} (chapters there: {available}): give an "
+            ".ipynb path, or run this where the book's notebooks/ is, or pass --notebooks DIR"
+        )
+    return found
 
 
-def resolve_notebook(name: str, notebook_dir: Path) -> Path:
-    """Find one notebook by path (relative to the working folder or the repository) or stem."""
-    candidates = [Path(name), REPO_ROOT / name, notebook_dir / name, notebook_dir / f"{name}.ipynb"]
-    for candidate in candidates:
+def find_notebook(name: str, notebook_dir: Path) -> Path | None:
+    """One notebook by path (from the current directory) or by stem in ``notebook_dir``."""
+    for candidate in (Path(name), notebook_dir / name, notebook_dir / f"{name}.ipynb"):
         if candidate.suffix == ".ipynb" and candidate.is_file():
             return candidate.resolve()
-    available = ", ".join(path.stem for path in sorted(notebook_dir.glob(CHAPTER_GLOB)))
-    raise FileNotFoundError(
-        f"no notebook {name!r}: give a path to an .ipynb file or one of: {available or 'none'}"
-    )
+    return None
 
 
-def smoke_parameters(notebook: Path, output_dir: Path) -> dict[str, object]:
-    """The smoke settings restricted to the names that ``notebook``'s parameters cell defines."""
-    wanted = {**SMOKE_PARAMETERS, "results_dir": str((output_dir / "results").resolve())}
-    defined = papermill.inspect_notebook(str(notebook))
-    return {name: value for name, value in wanted.items() if name in defined}
+def chapter_parameters(notebooks, overrides, smoke_output=None):
+    """``{notebook: parameters}``: the smoke settings (with ``smoke_output``), then the
+    overrides, each kept to the names that the notebook's parameters cell defines.
+
+    Raises:
+        ValueError: an override that no selected notebook defines, listing those they do.
+    """
+    defined = {notebook: papermill.inspect_notebook(str(notebook)) for notebook in notebooks}
+    known = list(dict.fromkeys(name for names in defined.values() for name in names))
+    for name in overrides:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            chapters = ", ".join(notebook.stem for notebook in notebooks)
+            raise ValueError(
+                f"unknown parameter {name!r}{hint}: the parameters of {chapters} are "
+                f"{', '.join(known) or 'none'}"
+            )
+    wanted = {}
+    if smoke_output is not None:
+        wanted = {**SMOKE_PARAMETERS, "results_dir": str((smoke_output / "results").resolve())}
+    wanted.update(overrides)
+    return {nb: {k: v for k, v in wanted.items() if k in defined[nb]} for nb in notebooks}
 
 
-def run_notebook(notebook: Path, output: Path, parameters: dict[str, object] | None) -> None:
-    """Execute ``notebook`` in its own folder and write the executed copy to ``output``."""
-    papermill.execute_notebook(
-        str(notebook),
-        str(output),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(notebook.parent),
-        log_output=False,
-        progress_bar=False,
-    )
+def run_notebook(notebook: Path, output: Path, parameters: dict, log: Path) -> None:
+    """Execute ``notebook`` in its folder into ``output``; the kernel's stderr goes to ``log``."""
+    with log.open("w") as log_file:
+
+        class KernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kwargs):
+                return await super().start_kernel(stderr=log_file, **kwargs)
+
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters or None, kernel_name="python3",
+            cwd=str(notebook.parent), log_output=False, progress_bar=False,
+            kernel_manager_class=KernelManager,
+            # else ipykernel copies what is written to the process's stderr into the notebook
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+        )  # fmt: skip
 
 
-def describe_failure(notebook: Path, output: Path, error: papermill.PapermillExecutionError) -> str:
-    """A short report of the cell that failed and where to read its full traceback."""
-    first_line = next((line for line in error.source.splitlines() if line.strip()), "")
-    return (
-        f"FAILED {notebook.stem}: cell {error.cell_index} (In [{error.exec_count}]) raised "
-        f"{error.ename}: {error.evalue}\n"
-        f"  cell starts: {first_line}\n"
-        f"  full traceback in the executed copy: {output}"
-    )
+def prepare(args: argparse.Namespace) -> tuple[list[Path], dict[Path, dict], Path | None]:
+    """The notebooks, their parameters and the output folder, checked before anything runs."""
+    notebooks = select_notebooks(args.notebooks, args.notebook_dir or default_notebook_dir())
+    overrides = {name: parse_value(value) for name, value in args.parameter}
+    for name in PATH_PARAMETERS & overrides.keys():  # the notebooks run in their own folder
+        overrides[name] = absolute(overrides[name])
+    if os.environ.get(ENV_VAR):
+        os.environ[ENV_VAR] = absolute(os.environ[ENV_VAR])  # the kernels inherit it
+    output_dir = args.output and args.output.absolute()
+    if args.smoke and output_dir is None:
+        output_dir = Path(tempfile.mkdtemp(prefix="mlp-smoke-"))
+    smoke_output = output_dir if args.smoke else None
+    return notebooks, chapter_parameters(notebooks, overrides, smoke_output), output_dir
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the selected chapters one after another; return the process exit status."""
-    args = parse_args(argv)
     try:
-        notebooks = select_notebooks(args.notebooks, NOTEBOOK_DIR)
-    except FileNotFoundError as error:
+        notebooks, parameters, output_dir = prepare(parse_args(argv))
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    output_dir = args.output
-    if args.smoke and output_dir is None:
-        output_dir = Path(tempfile.mkdtemp(prefix="mlp-smoke-"))
-    if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        print(f"Executed notebooks go to {output_dir.resolve()}", flush=True)
+    log_dir = output_dir or Path(tempfile.mkdtemp(prefix="mlp-kernel-logs-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    where = "executed copies and kernel logs go to" if output_dir else "in place; kernel logs go to"
+    print(f"Chapters from {notebooks[0].parent}, {where} {log_dir}", flush=True)
     for number, notebook in enumerate(notebooks, start=1):
         output = notebook if output_dir is None else output_dir / notebook.name
-        overrides = {name: parse_value(value) for name, value in args.parameter}
-        parameters = notebook_parameters(notebook, overrides, output_dir, args.smoke)
+        log = log_dir / f"{notebook.stem}.log"
         progress = f"[{number}/{len(notebooks)}] {notebook.stem}"
         print(f"{progress} ...", flush=True)
         start = time.perf_counter()
         try:
-            run_notebook(notebook, output, parameters)
+            run_notebook(notebook, output, parameters[notebook], log)
         except papermill.PapermillExecutionError as error:
-            print(describe_failure(notebook, output, error), file=sys.stderr, flush=True)
+            first_line = next((line for line in error.source.splitlines() if line.strip()), "")
+            print(
+                f"FAILED {notebook.stem}: cell {error.cell_index} (In [{error.exec_count}]) "
+                f"raised {error.ename}: {error.evalue}\n  cell starts: {first_line}\n"
+                f"  full traceback in {output}\n  the kernel's own log: {log}",
+                file=sys.stderr,
+            )
             return 1
         print(f"{progress} done in {time.perf_counter() - start:.1f} s", flush=True)
     return 0

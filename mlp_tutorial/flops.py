@@ -1,16 +1,12 @@
-"""How much arithmetic one image costs: analytic FLOPs of the book's models.
+"""Analytic forward FLOPs per image of the book's models, and of self-attention.
 
-Every matmul or einsum counts ``2 * m * n * k`` (a multiply and an add per term), forward
-pass only, per image. Element-wise work (GELU, LayerNorm, dropout, residual adds,
-resizing) is left out: it is small in FLOPs, though not always in time on a CPU. A complex
-FFT over ``N`` points counts ``5 N log2 N``, the usual radix-2 estimate. Training costs
-about three forward passes (forward, gradients of the activations, gradients of the
-weights).
+A matrix product counts ``2 m n k``, an FFT over ``N`` points ``5 N log2 N`` (radix 2);
+element-wise work is left out. Training costs about three forward passes.
 """
 
 import math
 
-from mlp_tutorial.classifier import MODEL_NAMES
+from mlp_tutorial.classifier import MODEL_NAMES, block_widths
 from mlp_tutorial.validation import check_choice
 
 
@@ -19,26 +15,32 @@ def _matmul(m, n, k):
     return 2 * m * n * k
 
 
-def block_flops(
-    name, *, num_patches, width, tokens_mlp_dim=None, channels_mlp_dim=None, ffn_dim=None
-):
-    """Forward FLOPs of one block on one image, ``{part: flops}``; widths default as in
-    :func:`mlp_tutorial.build_model` (Mixer D_S = C/2, D_C = 4C; FNet C; gMLP 2C)."""
-    check_choice("name", name, MODEL_NAMES)
+def block_flops(name, *, num_patches, width, **widths):
+    """FLOPs of one block on ``P`` patches of width ``C``, ``{part: flops}``.
+
+    ``name``: a model, its ``widths`` as in :func:`~mlp_tutorial.classifier.block_widths`;
+    or ``"attention"``, a Transformer encoder block (self-attention, a ``4 C``-wide MLP).
+    """
     p, c = num_patches, width
+    if check_choice("name", name, (*MODEL_NAMES, "attention")) == "attention":
+        return {
+            "Q, K, V and output projections": 4 * p * _matmul(1, c, c),
+            "scores and weighted sum (P x P)": 2 * _matmul(p, p, c),
+            "feed-forward": p * (_matmul(1, 4 * c, c) + _matmul(1, c, 4 * c)),
+        }
+    w = block_widths(name, c, **widths)
     if name == "mixer":
-        d_s, d_c = tokens_mlp_dim or max(1, c // 2), channels_mlp_dim or 4 * c
+        d_s, d_c = w["tokens_mlp_dim"], w["channels_mlp_dim"]
         return {
             "token mixing": c * (_matmul(1, d_s, p) + _matmul(1, p, d_s)),
             "channel mixing": p * (_matmul(1, d_c, c) + _matmul(1, c, d_c)),
         }
+    f = w["ffn_dim"]
     if name == "fnet":
-        f = ffn_dim or c
         return {
             "Re(FFT2)": 5 * p * c * math.log2(p * c),
             "feed-forward": p * (_matmul(1, f, c) + _matmul(1, c, f)),
         }
-    f = ffn_dim or 2 * c
     return {
         "channel projections": p * (_matmul(1, f, c) + _matmul(1, c, f // 2)),
         "spatial gating (P x P)": _matmul(p, f // 2, p),

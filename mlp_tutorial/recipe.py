@@ -1,24 +1,13 @@
 """The training recipe: which regularizers and which learning-rate schedule a run uses.
 
-The seeds train with the Keras example's recipe: flip and zoom inside the model, integer
-labels, a constant learning rate halved on plateaus. The papers trained their MLPs with
-a stronger one (gMLP took DeiT's), made of four ingredients, each built from Keras's
-own parts:
-
-* ``warmup_cosine``: the learning rate rises linearly from 0 over the first steps, then
-  follows half a cosine down to 0 (``keras.optimizers.schedules.CosineDecay`` with
-  ``warmup_target``). ``ReduceLROnPlateau`` cannot change a schedule, so it is dropped.
-* ``label_smoothing``: the target puts ``1 - eps`` on the true class and spreads ``eps``
-  over all classes (``keras.losses.CategoricalCrossentropy(label_smoothing=eps)``).
-* ``randaugment``: ``keras.layers.RandAugment`` inside the model, in training only; it is
-  chosen when the model is built (``build_model(augmentation=recipe.augmentation)``).
-* ``mixup_cutmix``: each training batch is mixed with a shuffled copy of itself, by
-  ``keras.layers.MixUp`` (a weighted sum of two images) or ``keras.layers.CutMix`` (a
-  rectangle of one pasted into the other), and the labels are mixed in the same
-  proportion (:class:`BatchMixing`, applied by ``training.EpochBatches``).
-
-Label smoothing and mixing need one-hot labels; the metrics are then
-``CategoricalAccuracy`` and ``TopKCategoricalAccuracy``, still named ``top1`` and ``top5``.
+The seeds use the Keras example's: flip and zoom in the model, integer labels, a constant
+learning rate halved on plateaus. The papers used a stronger one (gMLP took DeiT's) of four
+ingredients, each from Keras' own parts: ``warmup_cosine`` (``CosineDecay`` with a warmup,
+instead of ``ReduceLROnPlateau``), ``label_smoothing`` (``1 - eps`` on the true class,
+``eps`` spread over all), ``randaugment`` (``keras.layers.RandAugment`` in the model) and
+``mixup_cutmix`` (each batch mixed with a shuffled copy of itself by ``MixUp`` or
+``CutMix``, the labels in the same proportion: :class:`BatchMixing`). Smoothing and mixing
+need one-hot labels; the metrics keep the names ``top1`` and ``top5``.
 """
 
 import dataclasses
@@ -28,41 +17,25 @@ import numbers
 import keras
 import numpy as np
 
-from mlp_tutorial.validation import check_rate
+from mlp_tutorial.validation import check_positive_int, check_rate
 
-__all__ = [
-    "ABLATION_STEPS",
-    "INGREDIENTS",
-    "RECIPES",
-    "BatchMixing",
-    "Recipe",
-    "get_recipe",
-    "learning_rate_for",
-    "loss_for",
-    "metrics_for",
-    "warmup_cosine",
-]
+# The allowed range of each number in a Recipe, in words and as a test.
+_RANGES = {
+    "label_smoothing": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "warmup_fraction": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "mixup_alpha": ("> 0", lambda v: 0 < v < math.inf),
+    "cutmix_alpha": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "cutmix_probability": ("in [0, 1]", lambda v: 0 <= v <= 1),
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """A training recipe: four ingredients that can be switched on one by one.
-
-    Args:
-        warmup_cosine: linear warmup then cosine decay of the learning rate, instead of
-            a constant rate halved on plateaus.
-        label_smoothing: ``eps`` in [0, 1); 0 trains on the hard labels.
-        randaugment: the model carries ``RandAugment`` (build it with
-            ``augmentation=recipe.augmentation``).
-        mixup_cutmix: mix every training batch with MixUp or CutMix.
-        warmup_fraction: share of all training steps spent warming up.
-        mixup_alpha: MixUp draws each image's weight from Beta(alpha, alpha).
-        cutmix_alpha: CutMix's Beta(alpha, alpha), in (0, 1]; 1 draws the kept area
-            uniformly, as in the CutMix paper.
-        cutmix_probability: per batch, CutMix with this probability, else MixUp.
-
-    The defaults of the last four are DeiT's, which gMLP trained with.
-    """
+    """A training recipe: four ingredients (``warmup_cosine``, ``label_smoothing`` ``eps``
+    in [0, 1), ``randaugment``, ``mixup_cutmix``) and their settings, DeiT's by default (gMLP
+    trained with them): the share of steps spent warming up, MixUp's Beta(alpha, alpha)
+    image weights, CutMix's Beta(alpha, alpha) in (0, 1] (1: a uniform kept area, as in
+    its paper), and the chance that a batch gets CutMix rather than MixUp."""
 
     warmup_cosine: bool = False
     label_smoothing: float = 0.0
@@ -77,20 +50,11 @@ class Recipe:
         for name in ("warmup_cosine", "randaugment", "mixup_cutmix"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"`{name}` must be True or False; got {getattr(self, name)!r}.")
-        for name in ("label_smoothing", "warmup_fraction"):
-            object.__setattr__(self, name, check_rate(name, getattr(self, name)))
-        for name, upper in (("mixup_alpha", math.inf), ("cutmix_alpha", 1.0)):
+        for name, (bounds, ok) in _RANGES.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                value = math.nan
-            if not 0 < value <= upper:
-                bound = "> 0" if upper == math.inf else f"in (0, {upper:g}]"
-                raise ValueError(f"`{name}` must be a number {bound}; got {getattr(self, name)!r}.")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(value):
+                raise ValueError(f"`{name}` must be a number {bounds}; got {value!r}.")
             object.__setattr__(self, name, float(value))
-        p = self.cutmix_probability
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-            raise ValueError(f"`cutmix_probability` must be a number in [0, 1]; got {p!r}.")
-        object.__setattr__(self, "cutmix_probability", float(p))
 
     @property
     def augmentation(self):
@@ -107,14 +71,8 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
-#: The ingredients, in the order the ablation adds them, and the setting that turns
-#: each one on.
-INGREDIENTS = {
-    "warmup_cosine": True,
-    "label_smoothing": 0.1,
-    "randaugment": True,
-    "mixup_cutmix": True,
-}
+#: The ingredients, in the order the ablation adds them, and the setting that turns each on.
+INGREDIENTS = dict(warmup_cosine=True, label_smoothing=0.1, randaugment=True, mixup_cutmix=True)
 
 
 def _cumulative():
@@ -147,19 +105,15 @@ def warmup_cosine(learning_rate, total_steps, warmup_fraction=0.1, alpha=0.0):
     """Linear warmup from 0 to ``learning_rate``, then a cosine decay to ``alpha * lr``.
 
     With ``W = max(1, round(warmup_fraction * total_steps))`` warmup steps and
-    ``D = total_steps - W`` decay steps (at least 1), the rate at step ``t`` is
-    ``lr * t / W`` for ``t < W``, then
-    ``lr * (alpha + (1 - alpha) * (1 + cos(pi * (t - W) / D)) / 2)``, and stays at
-    ``alpha * lr`` after ``W + D`` steps.
+    ``D = max(1, total_steps - W)`` decay steps, the rate at step ``t`` is ``lr * t / W``
+    for ``t < W``, then ``lr * (alpha + (1 - alpha) * (1 + cos(pi * (t - W) / D)) / 2)``,
+    and ``alpha * lr`` after ``W + D`` steps.
     """
-    if isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral):
-        raise ValueError(f"`total_steps` must be a positive integer; got {total_steps!r}.")
-    if total_steps < 1:
-        raise ValueError(f"`total_steps` must be a positive integer; got {total_steps!r}.")
+    total_steps = check_positive_int("total_steps", total_steps)
     warmup_steps = max(1, round(check_rate("warmup_fraction", warmup_fraction) * total_steps))
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0,
-        decay_steps=max(1, int(total_steps) - warmup_steps),
+        decay_steps=max(1, total_steps - warmup_steps),
         alpha=alpha,
         warmup_target=learning_rate,
         warmup_steps=warmup_steps,
@@ -187,31 +141,34 @@ def loss_for(recipe):
 
 
 def metrics_for(recipe):
-    """Top-1 and top-5 accuracy, named ``top1`` and ``top5`` for either kind of label."""
-    if not get_recipe(recipe).one_hot:
-        return [
-            keras.metrics.SparseCategoricalAccuracy(name="top1"),
-            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
-        ]
-    # Mixed labels are soft: the accuracy counts the class with the larger weight.
-    return [
-        keras.metrics.CategoricalAccuracy(name="top1"),
-        keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"),
-    ]
+    """Top-1 and top-5 accuracy as ``top1`` and ``top5``, for integer or one-hot labels."""
+    if get_recipe(recipe).one_hot:
+        top1, top5 = keras.metrics.CategoricalAccuracy, keras.metrics.TopKCategoricalAccuracy
+    else:
+        top1 = keras.metrics.SparseCategoricalAccuracy
+        top5 = keras.metrics.SparseTopKCategoricalAccuracy
+    return [top1(name="top1"), top5(k=5, name="top5")]
+
+
+def compile_model(model, *, learning_rate, weight_decay, recipe="seed", total_steps=None):
+    """Compile ``model``: AdamW and the recipe's loss, learning rate and metrics."""
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=learning_rate_for(recipe, learning_rate, total_steps),
+            weight_decay=weight_decay,
+        ),
+        loss=loss_for(recipe),
+        metrics=metrics_for(recipe),
+    )
 
 
 class BatchMixing:
     """MixUp or CutMix on one batch of images and one-hot labels, from a NumPy generator.
 
-    Which of the two, and every random number the Keras layer draws, follow from the
-    ``rng`` passed in: the layer's seed generator is reset from it before each batch, so
-    a batch's mix is a function of the caller's seed alone (``training.EpochBatches``
-    derives it from the run's seed, the epoch and the batch's index).
-
-    Args:
-        mixup_alpha: ``keras.layers.MixUp(alpha=...)``.
-        cutmix_alpha: ``keras.layers.CutMix(factor=(alpha, alpha))``, i.e. Beta(alpha, alpha).
-        cutmix_probability: chance that a batch gets CutMix rather than MixUp.
+    ``mixup_alpha`` and ``cutmix_alpha`` give Keras' ``MixUp(alpha)`` and
+    ``CutMix(factor=(alpha, alpha))``; a batch gets CutMix with ``cutmix_probability``. The
+    choice and every number the layer draws follow from the ``rng`` passed in (the layer's
+    seed generator is reset from it), so a batch's mix is a function of the caller's seed.
     """
 
     def __init__(self, mixup_alpha=0.8, cutmix_alpha=1.0, cutmix_probability=0.5):
@@ -228,16 +185,12 @@ class BatchMixing:
         return cls(recipe.mixup_alpha, recipe.cutmix_alpha, recipe.cutmix_probability)
 
     def __call__(self, images, labels, rng):
-        """Mix ``images`` (B, H, W, C) and one-hot ``labels`` (B, K); returns NumPy arrays.
-
-        Images come back as float32 in their input range; each row of labels sums to 1.
-        """
+        """Mix ``images`` (B, H, W, C) and one-hot ``labels`` (B, K); returns NumPy arrays:
+        float32 images in their input range, label rows that sum to 1."""
         layer = self.cutmix if rng.random() < self.cutmix_probability else self.mixup
         state = layer.generator.state
         value = np.array([rng.integers(1, 2**31 - 1), 0])
         state.assign(value.astype(keras.backend.standardize_dtype(state.dtype)))
         mixed = layer({"images": images, "labels": labels}, training=True)
-        return (
-            keras.ops.convert_to_numpy(mixed["images"]),
-            keras.ops.convert_to_numpy(mixed["labels"]).astype("float32"),
-        )
+        images, labels = (keras.ops.convert_to_numpy(mixed[k]) for k in ("images", "labels"))
+        return images, labels.astype("float32")

@@ -8,12 +8,9 @@ from pathlib import Path
 
 
 def write_record(path, record):
-    """Write ``record`` (a JSON-able dict) to ``path`` atomically.
-
-    The JSON goes to a temporary file in the same folder, is flushed to disk, and then
-    renamed over ``path``; a rename within one file system is atomic, so a reader sees
-    either the old record or the new one, never half of one.
-    """
+    """Write ``record`` (a JSON-able dict) to ``path`` atomically: to a temporary file in
+    the same folder, flushed, then renamed over ``path``, so a reader sees the old record or
+    the new one, never half of one. NaN and inf become null."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_finite_or_none(record), indent=2, sort_keys=False) + "\n"
@@ -35,10 +32,8 @@ def read_records(results_dir):
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"`results_dir` {str(results_dir)!r} is not a folder.")
-    return {
-        p.stem: json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted(results_dir.glob("*.json"))
-    }
+    files = sorted(results_dir.glob("*.json"))
+    return {file.stem: json.loads(file.read_text(encoding="utf-8")) for file in files}
 
 
 def _finite_or_none(value):

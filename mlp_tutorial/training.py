@@ -1,66 +1,43 @@
 """Compile, train, evaluate, and record: the seeds' experiment, made reproducible.
 
-The default recipe, ``recipe="seed"``, is the Keras example's: AdamW, sparse categorical
-cross-entropy on logits, top-1 and top-5 accuracy, 10% of the training split held out for
-validation, reduce-LR-on-plateau and early stopping that restores the best weights.
-``recipe="modern"`` (or any :class:`mlp_tutorial.recipe.Recipe`) adds warmup and cosine
-decay, label smoothing, RandAugment and MixUp/CutMix; see :mod:`mlp_tutorial.recipe`.
+``recipe="seed"`` is the Keras example's: AdamW, cross-entropy, top-1/top-5 accuracy, 10%
+held out for validation, plateau halving of the learning rate and early stopping that
+restores the best weights; :mod:`mlp_tutorial.recipe` has the stronger ones.
 
-Determinism
------------
-Everything random in a run is a function of ``seed`` and the epoch, never of how many
-``fit`` calls it took or of hidden global state:
+Determinism: all that is random (the validation split, the data order, dropout and
+augmentation, MixUp/CutMix) is a function of ``seed`` and the epoch, so a resumed run
+(:mod:`mlp_tutorial.checkpoint`) is the uninterrupted one. With the model built after
+``set_seed(seed)``, two runs on one machine give bit-identical histories and test metrics:
 
-* the validation split: ``np.random.default_rng(seed)``;
-* the order of the training images in epoch ``e``: a permutation drawn from a generator
-  seeded with ``(seed, e)`` (:class:`EpochBatches`; Keras' own ``shuffle=True`` is not
-  used, because a new ``fit`` call would restart its sequence of orders);
-* dropout and the random flip/zoom (and RandAugment) in epoch ``e``: every
-  ``SeedGenerator`` in the model is reset at the start of each epoch to a state derived
-  from ``(seed, e)`` (:class:`EpochSeeds`);
-* MixUp/CutMix of batch ``i`` of epoch ``e``: drawn from a generator seeded with
-  ``(seed, e, i)`` (:class:`EpochBatches`).
+* TensorFlow *promises* it: ``set_seed`` calls ``enable_op_determinism()``; an op with no
+  deterministic kernel (possible on a GPU) raises an error.
+* PyTorch promises it as far as ``torch.use_deterministic_algorithms(True)`` goes, which
+  ``set_seed`` calls (and sets ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, which a GPU needs).
+* JAX makes *no documented promise* and has no switch for the CPU; XLA's CPU code gave
+  identical bits in our runs, and ``tests/test_training.py`` checks it on every backend.
+  On a GPU, set ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``.
 
-With the model built after ``set_seed(seed)``, two runs of :func:`run_experiment` with
-the same data and settings on the same CPU give bit-identical per-epoch histories and test
-metrics, with the TensorFlow and with the JAX backend. How sure that is differs:
+None promises the same bits on another CPU, library version or thread count.
 
-* TensorFlow *promises* it: ``set_seed`` calls
-  ``tf.config.experimental.enable_op_determinism()``, documented to make every op (and
-  ``tf.data``) give the same outputs for the same inputs on the same hardware, or raise
-  an error where an op has no deterministic kernel (which can happen on a GPU).
-* JAX makes *no documented promise* and has no such switch for the CPU. We measured it:
-  XLA's CPU code gave identical bits for all three models, run twice in one process and
-  in separate processes (TensorFlow 2.21, JAX 0.10, Keras 3.15, x86-64, 2 threads), and
-  ``tests/test_training.py`` asserts it under each backend, so a change would be caught.
-  On a GPU, JAX needs ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``; not tested here.
-
-Neither promises the same bits on another CPU, library version or thread count, and the
-backends draw different random numbers, so a TensorFlow run and a JAX run differ.
-
-Resuming after an interruption is :mod:`mlp_tutorial.checkpoint`'s job (``checkpoint_dir``).
+Several devices: on JAX, ``distribution=keras.distribution.DataParallel()`` trains over
+all visible devices (the model built inside ``with distribution.scope():``), splitting
+each batch evenly: the one-device training, up to the order of the gradient sums.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import math
+import os
 import time
-import zlib
 
 import keras
 import numpy as np
 
 from mlp_tutorial.augment import adapt_normalization, uses_randaugment
-from mlp_tutorial.checkpoint import TrainingBackup
+from mlp_tutorial.checkpoint import TrainingBackup, model_config, run_fingerprint
 from mlp_tutorial.environment import environment
-from mlp_tutorial.recipe import (
-    RECIPES,
-    BatchMixing,
-    get_recipe,
-    learning_rate_for,
-    loss_for,
-    metrics_for,
-)
+from mlp_tutorial.recipe import RECIPES, BatchMixing, compile_model, get_recipe, learning_rate_for
 from mlp_tutorial.records import write_record
 from mlp_tutorial.validation import check_positive_int
 
@@ -70,14 +47,7 @@ _DATA_ORDER, _LAYER_SEEDS, _BATCH_MIXING = 1, 2, 3
 
 @dataclasses.dataclass
 class Result:
-    """What one training run produced.
-
-    ``history`` maps each metric (``loss``, ``top1``, ``top5`` and their ``val_``
-    versions, plus ``learning_rate``) to one value per epoch, from the first epoch on,
-    including epochs restored from a backup. ``epochs_resumed`` is how many of them were
-    restored (0 for an uninterrupted run); ``wall_time_s`` and
-    ``train_images_per_second`` cover only the epochs run in this call.
-    """
+    """What one run produced: ``history`` holds every epoch; the times, this call's only."""
 
     history: dict
     test_top1: float
@@ -92,31 +62,17 @@ class Result:
 
 
 def set_seed(seed):
-    """Seed Python, NumPy and the backend, and ask TensorFlow for deterministic kernels.
-
-    Call it before building a model: weight initialisation draws from these seeds.
-    """
+    """Seed Python, NumPy and the backend, and ask for deterministic kernels (see above)."""
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    elif keras.backend.backend() == "torch":
+        import torch
 
-
-def compile_model(model, *, learning_rate, weight_decay, recipe="seed", total_steps=None):
-    """Compile ``model`` with AdamW, cross-entropy from logits, and top-1/top-5 accuracy.
-
-    ``recipe`` picks the loss (smoothed, on one-hot labels, if it smooths or mixes) and
-    the learning rate (a warmup-cosine schedule over ``total_steps`` if it asks for one).
-    """
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            learning_rate=learning_rate_for(recipe, learning_rate, total_steps),
-            weight_decay=weight_decay,
-        ),
-        loss=loss_for(recipe),
-        metrics=metrics_for(recipe),
-    )
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
 
 
 def split_validation(x, y, fraction, seed):
@@ -124,53 +80,36 @@ def split_validation(x, y, fraction, seed):
     if not 0 < fraction < 1:
         raise ValueError(f"`validation_fraction` must be in (0, 1); got {fraction!r}.")
     order = np.random.default_rng(seed).permutation(len(x))
-    n_val = max(1, round(len(x) * fraction))
-    val, fit = order[:n_val], order[n_val:]
+    val, fit = np.split(order, [max(1, round(len(x) * fraction))])
     return x[fit], y[fit], x[val], y[val]
 
 
 class EpochBatches(keras.utils.PyDataset):
     """Training batches whose order in epoch ``e`` depends only on ``(seed, e)``.
 
-    An endless sequence: batch ``i`` belongs to epoch ``first_epoch + i // steps_per_epoch``,
-    so ``fit`` must be given ``steps_per_epoch``. Each epoch visits every image once, in
-    the order of ``np.random.default_rng([seed, 1, epoch]).permutation(n)``; the last batch
-    of an epoch may be smaller. With ``mixing`` (a :class:`~mlp_tutorial.recipe.BatchMixing`,
-    and one-hot ``y``), batch ``b`` of an epoch is then mixed with the generator
-    ``np.random.default_rng([seed, 3, epoch, b])``. Because ``__getitem__`` is a pure
-    function of the index, Keras may prefetch as it likes, and a resumed run
-    (``first_epoch`` > 0) sees exactly the batches an uninterrupted run would have seen
-    from that epoch on.
+    Endless (``fit`` needs ``steps_per_epoch``): batch ``i`` is step ``b`` of epoch
+    ``first_epoch + i // steps_per_epoch``, in the order ``default_rng([seed, 1, epoch])``
+    permutes the images, mixed (``mixing``) with ``default_rng([seed, 3, epoch, b])``: a
+    resumed run (``first_epoch`` > 0) sees the batches an uninterrupted run would.
     """
 
     def __init__(self, x, y, batch_size, seed, first_epoch=0, mixing=None):
         super().__init__()  # one worker, no multiprocessing: batches come in index order
         if len(x) != len(y) or len(x) == 0:
             raise ValueError(f"need as many labels as images (> 0); got {len(x)} and {len(y)}.")
-        self.x, self.y = x, y
+        self.x, self.y, self.seed, self.first_epoch, self.mixing = x, y, seed, first_epoch, mixing
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.seed = seed
-        self.first_epoch = first_epoch
-        self.mixing = mixing
         self.steps_per_epoch = math.ceil(len(x) / self.batch_size)
-        self._cached = (None, None)  # (epoch, order): replaced whole, so safe to share
 
     @property
     def num_batches(self):
         return None  # endless: ``fit(steps_per_epoch=...)`` cuts it into epochs
 
-    def order(self, epoch):
-        """The permutation of the training images used in ``epoch`` (0-based)."""
-        cached_epoch, order = self._cached
-        if cached_epoch != epoch:
-            order = np.random.default_rng([self.seed, _DATA_ORDER, epoch]).permutation(len(self.x))
-            self._cached = (epoch, order)
-        return order
-
     def __getitem__(self, index):
         epoch, step = divmod(index, self.steps_per_epoch)
         epoch += self.first_epoch
-        rows = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
+        order = np.random.default_rng([self.seed, _DATA_ORDER, epoch]).permutation(len(self.x))
+        rows = order[step * self.batch_size : (step + 1) * self.batch_size]
         if self.mixing is None:
             return self.x[rows], self.y[rows]
         rng = np.random.default_rng([self.seed, _BATCH_MIXING, epoch, step])
@@ -178,14 +117,9 @@ class EpochBatches(keras.utils.PyDataset):
 
 
 class EpochSeeds(keras.callbacks.Callback):
-    """Reset every random layer's seed at the start of each epoch, from ``(seed, epoch)``.
-
-    Dropout, RandomFlip and RandomZoom each own a ``keras.random.SeedGenerator`` whose
-    state advances with every training step. That state is not among the weights that
-    ``save_weights`` writes, so a resumed run would replay the first epoch's draws.
-    Setting the state of generator ``i`` to ``[s, 0]`` with ``s`` drawn from
-    ``np.random.default_rng([seed, 2, epoch, i])`` makes each epoch's randomness a
-    function of the seed and the epoch alone, however the run was split into calls.
+    """Reset every random layer's seed as each epoch starts, from ``(seed, epoch)``: a
+    ``SeedGenerator``'s state is not saved with the weights, and a resumed run would replay
+    the first epoch's draws. On PyTorch, ``Dropout`` uses torch's global generator: seeded too.
     """
 
     def __init__(self, seed):
@@ -193,71 +127,63 @@ class EpochSeeds(keras.callbacks.Callback):
         self.seed = seed
 
     def seed_states(self):
-        """The model's seed-generator state variables (Keras names them this way)."""
         return [v for v in self.model.variables if v.name == "seed_generator_state"]
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
         for i, state in enumerate(self.seed_states()):
             rng = np.random.default_rng([self.seed, _LAYER_SEEDS, epoch, i])
             value = np.array([rng.integers(1, 2**31 - 1), 0])
             state.assign(value.astype(keras.backend.standardize_dtype(state.dtype)))
 
+    def on_train_batch_begin(self, batch, logs=None):
+        # Not at the epoch's start: a fit's first batch makes a torch data loader, which
+        # draws from the global generator too.
+        if batch == 0 and keras.backend.backend() == "torch":
+            import torch
+
+            rng = np.random.default_rng([self.seed, _LAYER_SEEDS, self.epoch])
+            torch.manual_seed(int(rng.integers(1, 2**31 - 1)))
+
 
 class EpochLog(keras.callbacks.Callback):
-    """Print one line per epoch (no progress bar), and time the training steps.
+    """Print one line per epoch, log its learning rate, and time its training steps."""
 
-    The first epoch of a ``fit`` call includes tracing and compilation, so throughput is
-    measured over the later epochs when there are any. The learning rate at the end of
-    the epoch goes into the logs as ``learning_rate`` unless a later callback
-    (``ReduceLROnPlateau``) puts it there itself.
-
-    Args:
-        epochs: the number of epochs, for the ``epoch 3/50`` counter.
-        batch_size: images per step, used when ``images_per_epoch`` is not given.
-        printer: where the lines go.
-        images_per_epoch: the exact number of training images in an epoch (the last
-            batch may be smaller than ``batch_size``).
-    """
-
-    def __init__(self, epochs, batch_size, printer=print, images_per_epoch=None):
+    def __init__(self, epochs, images_per_epoch, printer=print):
         super().__init__()
-        self.epochs, self.batch_size, self.printer = epochs, batch_size, printer
-        self.images_per_epoch = images_per_epoch
-        self.step_seconds, self.step_images = [], []
+        self.epochs, self.images_per_epoch, self.printer = epochs, images_per_epoch, printer
+        self.seconds = []  # per epoch, validation excluded
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
-        self._steps = 0
-        self._train_seconds = None
+        self._start = time.perf_counter()
+        self.seconds.append(0.0)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._steps += 1
-        self._train_seconds = time.perf_counter() - self._epoch_start
+        self.seconds[-1] = time.perf_counter() - self._start
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self.step_seconds.append(self._train_seconds or 0.0)
-        self.step_images.append(self.images_per_epoch or self._steps * self.batch_size)
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        logs = logs if logs is not None else {}
         logs.setdefault("learning_rate", lr)
+        get = {key: logs.get(key, math.nan) for key in ("loss", "top1", "top5")}
+        val = {key: logs.get(f"val_{key}", math.nan) for key in get}
         self.printer(
-            f"epoch {epoch + 1:>3}/{self.epochs}"
-            f"  loss {logs.get('loss', float('nan')):.4f}"
-            f"  top1 {logs.get('top1', float('nan')):.3f}"
-            f"  top5 {logs.get('top5', float('nan')):.3f}"
-            f"  | val_loss {logs.get('val_loss', float('nan')):.4f}"
-            f"  val_top1 {logs.get('val_top1', float('nan')):.3f}"
-            f"  val_top5 {logs.get('val_top5', float('nan')):.3f}"
-            f"  | lr {lr:.2e}"
+            f"epoch {epoch + 1:>3}/{self.epochs}  loss {get['loss']:.4f}  top1 {get['top1']:.3f}"
+            f"  top5 {get['top5']:.3f}  | val_loss {val['loss']:.4f}  val_top1 {val['top1']:.3f}"
+            f"  val_top5 {val['top5']:.3f}  | lr {lr:.2e}"
         )
 
     def images_per_second(self):
-        """Training images per second, excluding the first (compiling) epoch if possible."""
-        seconds, images = self.step_seconds, self.step_images
-        if len(seconds) > 1:
-            seconds, images = seconds[1:], images[1:]
-        total = sum(seconds)
-        return sum(images) / total if total > 0 else float("nan")
+        """Training throughput, without the first (compiling) epoch if there are more."""
+        seconds = self.seconds[1:] if len(self.seconds) > 1 else self.seconds
+        return len(seconds) * self.images_per_epoch / sum(seconds) if sum(seconds) else math.nan
+
+
+# run_experiment's arguments that define a run: the record's "training", a resume's check.
+_SETTINGS = (
+    "epochs batch_size learning_rate weight_decay seed validation_fraction "
+    "early_stopping_patience reduce_lr_patience"
+).split()
 
 
 def run_experiment(
@@ -276,174 +202,40 @@ def run_experiment(
     checkpoint_dir=None,
     results_path=None,
     config=None,
+    distribution=None,
     extra_callbacks=(),
 ):
-    """Train ``model`` on ``dataset``, evaluate on its test split, optionally record it.
+    """Train ``model`` on ``dataset``, test it, and return the run's :class:`Result`.
 
     Args:
-        model: an uncompiled model from ``build_model`` (images -> logits).
-        dataset: a ``Dataset`` from ``load_dataset``.
-        epochs, batch_size: training length and batch size.
-        learning_rate, weight_decay: AdamW's.
-        seed: seeds the validation split, the per-epoch order of the training images,
-            and dropout and augmentation (see the module docstring).
+        model, dataset: an uncompiled model (images -> logits), a ``Dataset``.
+        epochs, batch_size: training length; images per step, over all devices.
+        learning_rate, weight_decay: AdamW's. ``seed``: of everything random.
         validation_fraction: share of the training split held out for validation.
-        early_stopping_patience, reduce_lr_patience: in epochs, on validation loss
-            (``reduce_lr_patience`` is unused when the recipe has a schedule).
-        recipe: a name from :data:`mlp_tutorial.recipe.RECIPES` (``"seed"``, the Keras
-            example's; ``"modern"``; an ablation step such as ``"+label_smoothing"``)
-            or a :class:`mlp_tutorial.recipe.Recipe`. A recipe with RandAugment needs a
-            model built with it (``augmentation=recipe.augmentation``), and vice versa.
-        checkpoint_dir: if given, back up every epoch there so that a rerun with the
-            same settings after an interruption resumes exactly where it stopped; the
-            backup is deleted on success (see the module docstring).
-        results_path: if given, write the JSON record there (atomically).
-        config: the model/chapter settings to store in the record.
-        extra_callbacks: more Keras callbacks, called after the built-in ones.
-
-    Returns: a :class:`Result`.
+        early_stopping_patience, reduce_lr_patience: epochs without a lower validation
+            loss (no plateau halving when the recipe has a schedule).
+        recipe: a name from :data:`~mlp_tutorial.recipe.RECIPES` or a ``Recipe``.
+        checkpoint_dir: back up each epoch there: a rerun of the same run resumes
+            exactly, a changed one is refused (:mod:`mlp_tutorial.checkpoint`).
+        results_path, config: where to write the JSON record; the chapter's settings.
+        distribution: a ``keras.distribution.Distribution`` (JAX; build the model in its
+            scope) to train over several devices; None: Keras' current one, usually none.
+        extra_callbacks: more Keras callbacks, run after the built-in ones.
     """
-    epochs = check_positive_int("epochs", epochs)
-    batch_size = check_positive_int("batch_size", batch_size)
-    recipe, recipe_name = get_recipe(recipe), recipe
-    if not isinstance(recipe_name, str):  # a Recipe: its name, if it has one
-        recipe_name = next((name for name, r in RECIPES.items() if r == recipe), None)
-    if uses_randaugment(model) != recipe.randaugment:
-        wants, has = ("uses", "has no") if recipe.randaugment else ("has no", "has a")
-        raise ValueError(
-            f"`recipe` {recipe_name or recipe!r} {wants} RandAugment, but the model {has} "
-            f"RandAugment layer: build the model with augmentation={recipe.augmentation!r} "
-            "(the recipe's `augmentation`)."
-        )
-    if model.output_shape[-1] != dataset.num_classes:
-        raise ValueError(
-            f"The model has {model.output_shape[-1]} outputs but the dataset "
-            f"{dataset.name!r} has {dataset.num_classes} classes; build it with "
-            f"num_classes={dataset.num_classes}."
-        )
+    settings = {key: value for key, value in locals().items() if key in _SETTINGS}
+    recipe, recipe_name = _check_inputs(model, dataset, epochs, batch_size, recipe)
     set_seed(seed)
-    x_fit, y_fit, x_val, y_val = split_validation(
-        dataset.x_train, dataset.y_train, validation_fraction, seed
-    )
-    adapt_normalization(model, x_fit)
-    steps_per_epoch = math.ceil(len(x_fit) / batch_size)
-    compile_model(
-        model,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        recipe=recipe,
-        total_steps=epochs * steps_per_epoch,
-    )
-    schedule = {}
-    if recipe.warmup_cosine:
-        reduce_lr_patience = None  # the schedule owns the learning rate
-        lr = learning_rate_for(recipe, learning_rate, epochs * steps_per_epoch)
-        schedule = dict(warmup_steps=lr.warmup_steps, decay_steps=lr.decay_steps)
-    training = dict(
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        seed=seed,
-        validation_fraction=validation_fraction,
-        early_stopping_patience=early_stopping_patience,
-        reduce_lr_patience=reduce_lr_patience,
-        train_images=len(x_fit),
-        val_images=len(x_val),
-    )
-    training["recipe"] = {"name": recipe_name, **recipe.describe(), **schedule}
-    if recipe.one_hot:
-        y_fit, y_val, y_test = (
-            keras.utils.to_categorical(y, dataset.num_classes).astype("float32")
-            for y in (y_fit, y_val, dataset.y_test)
-        )
-    else:
-        y_test = dataset.y_test
-    reduce_lr = None
-    if not recipe.warmup_cosine:
-        reduce_lr = keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=reduce_lr_patience
-        )
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True
-    )
-    log = EpochLog(epochs, batch_size, images_per_epoch=len(x_fit))
-    callbacks = [EpochSeeds(seed), log, *([reduce_lr] if reduce_lr else []), early_stopping]
-
-    backup, initial_epoch, resumed, restored = None, 0, 0, {}
-    if checkpoint_dir is not None:
-        fingerprint = {
-            "model": model.name,
-            "num_params": int(model.count_params()),
-            "dataset": dataset.name,
-            "labels_crc32": zlib.crc32(np.ascontiguousarray(y_fit).tobytes()),
-            **{k: v for k, v in training.items() if k != "epochs"},
-        }
-        backup = TrainingBackup(
-            checkpoint_dir,
-            fingerprint=fingerprint,
-            reduce_lr=reduce_lr,
-            early_stopping=early_stopping,
-        )
-        initial_epoch = resumed = backup.epochs_done
-        restored = {key: list(values) for key, values in backup.history.items()}
-        if resumed > epochs:
-            raise backup.error(f"it holds {resumed} epochs, more than epochs={epochs}")
-        if initial_epoch:
-            then = (
-                "early stopping had ended training"
-                if backup.stopped
-                else f"training continues at epoch {initial_epoch + 1}"
-            )
-            print(f"Resuming from {checkpoint_dir}: {initial_epoch}/{epochs} epochs done; {then}.")
-        if backup.stopped:
-            initial_epoch = epochs  # nothing left to train
-        callbacks.append(backup)
-    callbacks += list(extra_callbacks)
-
-    batches = EpochBatches(
-        x_fit,
-        y_fit,
-        batch_size,
-        seed,
-        first_epoch=initial_epoch,
-        mixing=BatchMixing.from_recipe(recipe),
-    )
-    start = time.perf_counter()
-    fit = model.fit(
-        batches,
-        steps_per_epoch=batches.steps_per_epoch,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        validation_data=(x_val, y_val),
-        validation_batch_size=batch_size,
-        shuffle=False,  # EpochBatches orders each epoch itself
-        callbacks=callbacks,
-        verbose=0,
-    )
-    wall_time = time.perf_counter() - start
-    test = model.evaluate(
-        dataset.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True
-    )
-    print(
-        f"test top1 {test['top1']:.4f}  top5 {test['top5']:.4f}  loss {test['loss']:.4f}"
-        f"  ({dataset.name}, {len(dataset.x_test):,} test images)"
-    )
-    history = _merge_history(restored, fit.history)
-    result = Result(
-        history=history,
-        test_top1=float(test["top1"]),
-        test_top5=float(test["top5"]),
-        test_loss=float(test["loss"]),
-        num_params=int(model.count_params()),
-        train_images_per_second=float(log.images_per_second()),
-        wall_time_s=float(wall_time),
-        epochs_run=len(history.get("loss", [])),
-        record={},
-        epochs_resumed=resumed,
-    )
-    training["epochs_resumed"] = resumed
-    result.record = make_record(model, dataset, result, config=config, training=training)
+    splits = _prepare(dataset, recipe, recipe_name, settings)
+    distribution = _check_distribution(distribution, model, batch_size, splits)
+    with distribution.scope() if distribution else contextlib.nullcontext():
+        _compile(model, splits, settings, recipe)
+        callbacks, log, backup = _callbacks(settings, checkpoint_dir, model, dataset)
+        callbacks += extra_callbacks
+        history, seconds = _fit(model, splits, settings, recipe, callbacks, backup)
+        result = _evaluate(model, dataset, batch_size, splits[2], history, seconds, log, backup)
+    devices = distribution.device_mesh.devices.size if distribution else 1
+    settings.update(epochs_resumed=result.epochs_resumed, devices=devices)
+    result.record = make_record(model, dataset, result, config=config, training=settings)
     if results_path is not None:
         write_record(results_path, result.record)
     if backup is not None:
@@ -451,27 +243,174 @@ def run_experiment(
     return result
 
 
-def _merge_history(restored, new):
-    """Epochs restored from a backup, then this call's epochs, as float lists per key."""
-    keys = list(dict.fromkeys([*restored, *new]))
-    return {
-        key: [float(v) for v in restored.get(key, [])] + [float(v) for v in new.get(key, [])]
-        for key in keys
-    }
+def _check_inputs(model, dataset, epochs, batch_size, recipe):
+    """Check the arguments against each other; return the recipe and its name (or None)."""
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    recipe, name = get_recipe(recipe), recipe
+    if not isinstance(name, str):  # a Recipe: its name, if it has one
+        name = next((key for key, value in RECIPES.items() if value == recipe), None)
+    if uses_randaugment(model) != recipe.randaugment:
+        wants, has = ("uses", "has no") if recipe.randaugment else ("has no", "has a")
+        raise ValueError(
+            f"`recipe` {name or recipe!r} {wants} RandAugment, but the model {has} RandAugment"
+            f" layer: build the model with augmentation={recipe.augmentation!r}."
+        )
+    if model.output_shape[-1] != dataset.num_classes:
+        raise ValueError(
+            f"The model has {model.output_shape[-1]} outputs but the dataset {dataset.name!r}"
+            f" has {dataset.num_classes} classes; build it with num_classes={dataset.num_classes}."
+        )
+    return recipe, name
+
+
+def _check_distribution(distribution, model, batch_size, splits):
+    """``distribution`` (or Keras' current one), checked to fit the model and the batches."""
+    distribution = distribution or keras.distribution.distribution()
+    if distribution is None:
+        return None
+    if keras.backend.backend() != "jax":
+        raise ValueError(
+            f"`distribution` needs KERAS_BACKEND=jax; got {keras.backend.backend()!r}."
+        )
+    devices = distribution.device_mesh.devices.size
+    outside = [v.path for v in model.variables if len(v.value.sharding.device_set) != devices]
+    if outside:
+        raise ValueError(
+            f"`distribution` spans {devices} devices, but the model's variables ({outside[0]}"
+            "...) were made outside it: build the model inside `with distribution.scope():`."
+        )
+    sizes = {batch_size} | {len(x) % batch_size for x, _ in splits}  # full and last batches
+    uneven = sorted(size for size in sizes - {0} if size % devices)
+    if uneven:
+        raise ValueError(
+            f"`batch_size` {batch_size} makes batches of {uneven} images, which do not split "
+            f"evenly over {devices} devices; choose one whose batches all do."
+        )
+    return distribution
+
+
+def _prepare(dataset, recipe, recipe_name, settings):
+    """The ``(x, y)`` pairs to fit, validate and test on (one-hot labels if the recipe needs
+    them); adds the split sizes and the recipe, with its schedule's steps, to ``settings``."""
+    x_fit, y_fit, x_val, y_val = split_validation(
+        dataset.x_train, dataset.y_train, settings["validation_fraction"], settings["seed"]
+    )
+    labels = [y_fit, y_val, dataset.y_test]
+    if recipe.one_hot:
+        labels = [keras.utils.to_categorical(y, dataset.num_classes) for y in labels]
+        labels = [y.astype("float32") for y in labels]
+    steps = math.ceil(len(x_fit) / settings["batch_size"])
+    settings.update(train_images=len(x_fit), val_images=len(x_val), steps_per_epoch=steps)
+    schedule = {}
+    if recipe.warmup_cosine:
+        lr = learning_rate_for(recipe, settings["learning_rate"], steps * settings["epochs"])
+        schedule = dict(warmup_steps=lr.warmup_steps, decay_steps=lr.decay_steps)
+        settings["reduce_lr_patience"] = None  # the schedule owns the learning rate
+    settings["recipe"] = {"name": recipe_name, **recipe.describe(), **schedule}
+    return (x_fit, labels[0]), (x_val, labels[1]), (dataset.x_test, labels[2])
+
+
+def _compile(model, splits, settings, recipe):
+    """Normalize with the training images' statistics; compile for the whole run's steps."""
+    adapt_normalization(model, splits[0][0])
+    compile_model(
+        model,
+        learning_rate=settings["learning_rate"],
+        weight_decay=settings["weight_decay"],
+        recipe=recipe,
+        total_steps=settings["epochs"] * settings["steps_per_epoch"],
+    )
+
+
+def _callbacks(settings, checkpoint_dir, model, dataset):
+    """The built-in callbacks in order, the epoch log, and the backup (None without
+    ``checkpoint_dir``; refused if it holds another run)."""
+    log = EpochLog(settings["epochs"], settings["train_images"])
+    plateau, early = settings["reduce_lr_patience"], settings["early_stopping_patience"]
+    if plateau is not None:
+        plateau = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=plateau)
+    early = keras.callbacks.EarlyStopping("val_loss", patience=early, restore_best_weights=True)
+    backup = None
+    if checkpoint_dir is not None:
+        run = {key: value for key, value in settings.items() if key != "epochs"}
+        fingerprint = run_fingerprint(model, dataset, run)
+        backup = TrainingBackup(
+            checkpoint_dir, fingerprint=fingerprint, reduce_lr=plateau, early_stopping=early
+        )
+        done, epochs = backup.epochs_restored, settings["epochs"]
+        if done > epochs:
+            raise backup.error(f"it holds {done} epochs, more than epochs={epochs}")
+        if done:
+            then = "early stopping had ended it" if backup.stopped else f"on to epoch {done + 1}"
+            print(f"Resuming from {checkpoint_dir}: {done}/{epochs} epochs done; {then}.")
+    callbacks = [EpochSeeds(settings["seed"]), log, plateau, early, backup]
+    return [callback for callback in callbacks if callback is not None], log, backup
+
+
+def _fit(model, splits, settings, recipe, callbacks, backup):
+    """Train, from where ``backup`` stopped; return the history of all epochs (restored
+    ones first) and the seconds this call took."""
+    restored = {key: list(values) for key, values in backup.history.items()} if backup else {}
+    first_epoch = backup.epochs_restored if backup else 0
+    first_epoch = settings["epochs"] if backup and backup.stopped else first_epoch
+    batch_size, mixing = settings["batch_size"], BatchMixing.from_recipe(recipe)
+    batches = EpochBatches(*splits[0], batch_size, settings["seed"], first_epoch, mixing)
+    start = time.perf_counter()
+    fit = model.fit(
+        batches,
+        steps_per_epoch=batches.steps_per_epoch,
+        epochs=settings["epochs"],
+        initial_epoch=first_epoch,
+        validation_data=splits[1],
+        validation_batch_size=batch_size,
+        shuffle=False,  # EpochBatches orders each epoch itself
+        callbacks=callbacks,
+        verbose=0,
+    )
+    seconds = time.perf_counter() - start
+    keys = dict.fromkeys([*restored, *fit.history])
+    history = {k: [float(v) for v in restored.get(k, []) + fit.history.get(k, [])] for k in keys}
+    return history, seconds
+
+
+def _evaluate(model, dataset, batch_size, test, history, seconds, log, backup):
+    """Test the model on ``test``, print one line, and return the run's :class:`Result`."""
+    metrics = model.evaluate(*test, batch_size=batch_size, verbose=0, return_dict=True)
+    top1, top5, loss = (float(metrics[key]) for key in ("top1", "top5", "loss"))
+    print(
+        f"test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}"
+        f"  ({dataset.name}, {len(test[0]):,} test images)"
+    )
+    return Result(
+        history=history,
+        test_top1=top1,
+        test_top5=top5,
+        test_loss=loss,
+        num_params=int(model.count_params()),
+        train_images_per_second=float(log.images_per_second()),
+        wall_time_s=seconds,
+        epochs_run=len(history.get("loss", [])),
+        record={},
+        epochs_resumed=backup.epochs_restored if backup else 0,
+    )
 
 
 def make_record(model, dataset, result, *, config, training):
-    """The JSON-able results record described in DESIGN.md."""
+    """The JSON-able results record described in DESIGN.md: ``config`` holds the chapter's
+    settings as passed, ``model_config`` the Keras config of the model that ran."""
     return {
         "model": model.name,
         "config": dict(config or {}),
+        "model_config": model_config(model),
+        "precision": keras.config.dtype_policy().name,
         "training": training,
-        "dataset": {
-            "name": dataset.name,
-            "source": dataset.source,
-            "num_classes": dataset.num_classes,
-            "test_images": len(dataset.x_test),
-        },
+        "dataset": dict(
+            name=dataset.name,
+            source=dataset.source,
+            num_classes=dataset.num_classes,
+            test_images=len(dataset.x_test),
+        ),
         "history": result.history,
         "epochs_run": result.epochs_run,
         "test": {"top1": result.test_top1, "top5": result.test_top5, "loss": result.test_loss},

@@ -1,4 +1,8 @@
-"""NumPy references of the equations the layers implement, written independently of Keras."""
+"""NumPy references of the equations the layers implement, written independently of Keras.
+
+Weights come as tuples: a LayerNorm as ``(gamma, beta)``, a dense map as ``(W, b)``, an
+MLP as ``(W1, b1, W2, b2)``.
+"""
 
 import numpy as np
 from scipy.special import erf
@@ -9,11 +13,18 @@ def gelu(x):
     return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
 
 
-def layer_norm(x, gamma, beta, eps=1e-6):
-    """LayerNorm over the last axis."""
+def layer_norm(x, norm, eps=1e-6):
+    """LayerNorm over the last axis, ``norm = (gamma, beta)``."""
+    gamma, beta = norm
     mean = x.mean(axis=-1, keepdims=True)
     var = x.var(axis=-1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def mlp(x, weights):
+    """GELU(x W1 + b1) W2 + b2 on the last axis."""
+    w1, b1, w2, b2 = weights
+    return gelu(x @ w1 + b1) @ w2 + b2
 
 
 def patches(images, p):
@@ -27,30 +38,28 @@ def patches(images, p):
 
 
 def mixer_block(x, w):
-    """U = X + (W2ᵀ-side) token MLP along patches; Y = U + channel MLP (Tolstikhin et al.)."""
-    y = layer_norm(x, w["ln1_g"], w["ln1_b"])
-    yt = np.swapaxes(y, 1, 2)  # (B, C, P): each row is one channel's sequence of patches
-    tok = gelu(yt @ w["tw1"] + w["tb1"]) @ w["tw2"] + w["tb2"]
-    u = x + np.swapaxes(tok, 1, 2)
-    z = layer_norm(u, w["ln2_g"], w["ln2_b"])
-    return u + gelu(z @ w["cw1"] + w["cb1"]) @ w["cw2"] + w["cb2"]
+    """U = X + token MLP along patches, per channel; Y = U + channel MLP (Tolstikhin et al.)."""
+    y = np.swapaxes(layer_norm(x, w["norm_tokens"]), 1, 2)  # (B, C, P): a channel per row
+    u = x + np.swapaxes(mlp(y, w["mlp_tokens"]), 1, 2)
+    return u + mlp(layer_norm(u, w["norm_channels"]), w["mlp_channels"])
 
 
 def fnet_block(x, w):
     """Y = LN(X + Re(FFT2(X))); Z = LN(Y + FFN(Y)), FFT2 over (patches, channels)."""
-    y = layer_norm(x + np.fft.fft2(x, axes=(1, 2)).real, w["ln1_g"], w["ln1_b"])
-    ffn = gelu(y @ w["fw1"] + w["fb1"]) @ w["fw2"] + w["fb2"]
-    return layer_norm(y + ffn, w["ln2_g"], w["ln2_b"])
+    y = layer_norm(x + np.fft.fft2(x, axes=(1, 2)).real, w["norm_mixing"])
+    return layer_norm(y + mlp(y, w["ffn"]), w["norm_ffn"])
 
 
 def spatial_gating_unit(x, w):
     """s(Z) = Z1 ⊙ (W · LN(Z2) + b), with W (P, P) mixing patches and b one value per patch."""
     u, v = np.split(x, 2, axis=-1)
-    v = layer_norm(v, w["ln_g"], w["ln_b"])
+    v = layer_norm(v, w["norm"])
     return u * (np.einsum("ij,bjc->bic", w["W"], v) + w["b"][:, None])
 
 
 def gmlp_block(x, w):
     """Y = X + SGU(GELU(LN(X) U)) V: the residual adds the block's input."""
-    z = gelu(layer_norm(x, w["ln_g"], w["ln_b"]) @ w["U"] + w["U_b"])
-    return x + spatial_gating_unit(z, w["sgu"]) @ w["V"] + w["V_b"]
+    u, u_bias = w["U"]
+    z = gelu(layer_norm(x, w["norm"]) @ u + u_bias)
+    v, v_bias = w["V"]
+    return x + spatial_gating_unit(z, w["sgu"]) @ v + v_bias

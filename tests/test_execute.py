@@ -4,22 +4,36 @@ The notebooks here take a fraction of a second to run; the real chapters are exe
 the notebook tests.
 """
 
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+import mlp_tutorial
 from mlp_tutorial import execute
 
-PARAMETERS_SOURCE = 'dataset = "cifar100"\nepochs = 50\nresults_dir = "../results"'
+PARAMETERS_SOURCE = (
+    'dataset = "cifar100"\ndata_path = None\nepochs = 50\nresults_dir = "../results"'
+)
+# Lines that TensorFlow, absl, XLA and CUDA write when they start.
+LOG_LINE = re.compile(
+    r"^(WARNING: All log messages|[IWEF]\d{4} |.*(tensorflow/|oneDNN|cuda))", re.M
+)
 
 
-def write_notebook(path, *sources):
+def write_notebook(path, *sources, parameters=PARAMETERS_SOURCE):
     """Write a notebook whose first code cell is the tagged parameters cell."""
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook = new_notebook(metadata={"kernelspec": kernelspec})
     notebook.cells = [
         new_markdown_cell("# A tiny chapter"),
-        new_code_cell(PARAMETERS_SOURCE, metadata={"tags": ["parameters"]}),
+        new_code_cell(parameters, metadata={"tags": ["parameters"]}),
         *(new_code_cell(source) for source in sources),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,18 +54,19 @@ def outputs_text(path):
 
 @pytest.fixture
 def chapters(tmp_path, monkeypatch):
-    """A notebooks folder with two chapters and a scratch notebook, used as NOTEBOOK_DIR."""
+    """A book folder, the current directory, with two chapters and a scratch notebook."""
     folder = tmp_path / "notebooks"
-    write_notebook(folder / "01_tiny.ipynb", "print(dataset, epochs, results_dir)")
+    write_notebook(folder / "01_tiny.ipynb", "print(dataset, data_path, epochs, results_dir)")
     write_notebook(folder / "02_broken.ipynb", "x = 1", 'raise ValueError("broken on purpose")')
     write_notebook(folder / "scratch.ipynb", "print('not a chapter')")
-    monkeypatch.setattr(execute, "NOTEBOOK_DIR", folder)
+    monkeypatch.chdir(tmp_path)
     return folder
 
 
 def test_smoke_parameters_keep_only_names_the_notebook_defines(chapters, tmp_path):
-    parameters = execute.smoke_parameters(chapters / "01_tiny.ipynb", tmp_path / "out")
-    assert parameters == {
+    notebook = chapters / "01_tiny.ipynb"
+    parameters = execute.chapter_parameters([notebook], {}, smoke_output=tmp_path / "out")
+    assert parameters[notebook] == {
         "dataset": "offline",
         "epochs": 2,
         "results_dir": str((tmp_path / "out" / "results").resolve()),
@@ -83,7 +98,7 @@ def test_smoke_run_writes_executed_copy_to_output(chapters, tmp_path, capsys):
 
     executed = output_dir / "01_tiny.ipynb"
     results_dir = (output_dir / "results").resolve()
-    assert outputs_text(executed) == f"offline 2 {results_dir}\n"
+    assert outputs_text(executed) == f"offline None 2 {results_dir}\n"
     assert outputs_text(chapters / "01_tiny.ipynb") == ""
     printed = capsys.readouterr().out
     assert "[1/1] 01_tiny ..." in printed
@@ -92,7 +107,7 @@ def test_smoke_run_writes_executed_copy_to_output(chapters, tmp_path, capsys):
 
 def test_full_run_executes_in_place_with_own_parameters(chapters):
     assert execute.main(["01_tiny"]) == 0
-    assert outputs_text(chapters / "01_tiny.ipynb") == "cifar100 50 ../results\n"
+    assert outputs_text(chapters / "01_tiny.ipynb") == "cifar100 None 50 ../results\n"
 
 
 def test_failing_cell_stops_the_run_with_status_1(chapters, tmp_path, capsys):
@@ -105,3 +120,123 @@ def test_failing_cell_stops_the_run_with_status_1(chapters, tmp_path, capsys):
     assert "FAILED 02_broken: cell 4" in message
     assert "ValueError: broken on purpose" in message
     assert not (output_dir / "01_tiny.ipynb").exists()
+
+
+# ---------------------------------------------------------------- parameters from -p
+
+
+def test_unknown_parameter_stops_before_anything_runs(chapters, tmp_path, capsys):
+    output_dir = tmp_path / "out"
+    status = execute.main(["--output", str(output_dir), "01_tiny", "-p", "epoch", "1"])
+
+    assert status == 2
+    message = capsys.readouterr().err
+    assert "unknown parameter 'epoch' (did you mean 'epochs'?)" in message
+    assert "dataset, data_path, epochs, results_dir" in message  # what 01_tiny defines
+    assert not list(output_dir.glob("*.ipynb"))
+    assert outputs_text(chapters / "01_tiny.ipynb") == ""
+
+
+def test_parameter_of_one_selected_chapter_goes_only_to_that_chapter(chapters, tmp_path):
+    write_notebook(chapters / "03_other.ipynb", "print(width)", parameters="width = 8")
+    output_dir = tmp_path / "out"
+    args = ["--output", str(output_dir), "01_tiny", "03_other", "-p", "width", "16"]
+    assert execute.main([*args, "-p", "epochs", "3"]) == 0
+
+    assert outputs_text(output_dir / "01_tiny.ipynb") == "cifar100 None 3 ../results\n"
+    assert outputs_text(output_dir / "03_other.ipynb") == "16\n"
+    # A name that none of the selected chapters defines is refused, even if another does.
+    assert execute.main(["--output", str(output_dir), "03_other", "-p", "epochs", "3"]) == 2
+
+
+def test_relative_paths_start_from_the_current_directory(chapters, tmp_path, monkeypatch):
+    """The notebook runs in notebooks/, but `data` means the folder the user is in."""
+    write_notebook(
+        chapters / "03_paths.ipynb",
+        "import os\nprint(data_path)\nprint(os.environ['MLP_TUTORIAL_CIFAR100'])",
+    )
+    monkeypatch.setenv("MLP_TUTORIAL_CIFAR100", "archives/cifar-100-python.tar.gz")
+    output_dir = tmp_path / "out"
+    assert execute.main(["--output", "out", "03_paths", "-p", "data_path", "data/cifar"]) == 0
+
+    assert outputs_text(output_dir / "03_paths.ipynb") == (
+        f"{tmp_path / 'data' / 'cifar'}\n{tmp_path / 'archives' / 'cifar-100-python.tar.gz'}\n"
+    )
+
+
+# ---------------------------------------------------------------- quiet output
+
+
+def test_library_lines_on_the_kernels_stderr_stay_out_of_the_notebook(chapters, tmp_path):
+    """What C++ code writes straight to stderr goes to the kernel's log; Python's stays."""
+    write_notebook(
+        chapters / "03_noisy.ipynb",
+        "import os, sys\nos.write(2, b'I0000 00:00 port.cc:153] oneDNN custom operations\\n')\n"
+        "print('a warning the reader should see', file=sys.stderr)",
+    )
+    output_dir = tmp_path / "out"
+    assert execute.main(["--output", str(output_dir), "03_noisy"]) == 0
+
+    text = outputs_text(output_dir / "03_noisy.ipynb")
+    assert text == "a warning the reader should see\n"
+    assert "I0000 00:00 port.cc:153] oneDNN" in (output_dir / "03_noisy.log").read_text()
+
+
+def test_help_starts_without_keras_and_prints_no_log_line():
+    code = (
+        "import sys, runpy\nsys.argv = ['execute', '--help']\n"
+        "try:\n    runpy.run_module('mlp_tutorial.execute', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('keras imported:', 'keras' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "usage: python -m mlp_tutorial.execute" in run.stdout
+    assert "keras imported: False" in run.stdout
+    assert not LOG_LINE.findall(run.stdout + run.stderr)
+
+
+# ---------------------------------------------------------------- a non-editable install
+
+
+@pytest.fixture
+def installed(tmp_path):
+    """A copy of the package outside any checkout, as pip installs it (on Colab, say)."""
+    site = tmp_path / "site-packages"
+    source = Path(mlp_tutorial.__file__).parent
+    shutil.copytree(source, site / "mlp_tutorial", ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(site))
+    where = [sys.executable, "-c", "import mlp_tutorial.execute as m; print(m.__file__)"]
+    imported = subprocess.run(where, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert imported.stdout.startswith(str(site)), imported.stderr  # the copy, not the checkout
+    return lambda *args, cwd: subprocess.run(
+        [sys.executable, "-m", "mlp_tutorial.execute", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_installed_runner_finds_the_notebooks_of_the_current_directory(installed, tmp_path):
+    book = tmp_path / "book"
+    write_notebook(book / "notebooks" / "01_tiny.ipynb", "print(epochs)")
+    run = installed("01_tiny", "-p", "epochs", "7", cwd=book)
+
+    assert run.returncode == 0, run.stderr
+    assert outputs_text(book / "notebooks" / "01_tiny.ipynb") == "7\n"
+
+
+def test_installed_runner_takes_a_notebooks_folder_or_says_how(installed, tmp_path):
+    book = tmp_path / "book"
+    write_notebook(book / "chapters" / "01_tiny.ipynb", "print(epochs)")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    lost = installed(cwd=elsewhere)
+    assert lost.returncode == 2
+    assert "--notebooks DIR" in lost.stderr
+    found = installed("--notebooks", str(book / "chapters"), cwd=elsewhere)
+    assert found.returncode == 0, found.stderr
+    assert outputs_text(book / "chapters" / "01_tiny.ipynb") == "50\n"

@@ -1,11 +1,11 @@
 """Launch links and the install cell: every chapter points at the one configured repository.
 
 The repository's address is set in exactly one place, ``repository.url`` in ``_config.yml``
-(the book's repository button and Colab launch links are built from it). The chapters
-repeat it where Sphinx cannot reach: the first code cell installs the package from it on
-Colab and Kaggle, and the "Open in Kaggle" badge imports the notebook from it. These tests
-keep those copies equal to the configured one, and run the install cell with only the pip
-call mocked.
+(the book's repository button and Colab launch links are built from it; the ``repository``
+fixture of ``conftest.py`` reads it). The chapters repeat it where Sphinx cannot reach: the
+first code cell installs the package from it on Colab and Kaggle, and the "Open in Kaggle"
+badge imports the notebook from it. These tests keep those copies equal to the configured
+one, and run the install cell with only the pip call mocked.
 """
 
 import importlib.util
@@ -16,13 +16,9 @@ from unittest import mock
 
 import nbformat
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-CONFIG = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
-REPOSITORY_URL = CONFIG["repository"]["url"]
-BRANCH = CONFIG["repository"].get("branch", "main")
 KAGGLE_BADGE = "https://kaggle.com/static/images/open-in-kaggle.svg"
 
 
@@ -36,12 +32,13 @@ def markdown(chapter):
     return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
 
 
-def test_the_repository_url_is_a_plain_github_address():
-    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", REPOSITORY_URL), REPOSITORY_URL
-    assert not REPOSITORY_URL.endswith(".git")
+def test_the_repository_url_is_a_plain_github_address(repository):
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repository.url), repository.url
+    assert not repository.url.endswith(".git")
 
 
 def test_there_are_chapters():
+    """Guards the tests below against passing with nothing to check."""
     assert [chapter.stem for chapter in CHAPTERS][:4] == [
         "01_patches",
         "02_mlp_mixer",
@@ -51,23 +48,23 @@ def test_there_are_chapters():
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_install_cell_installs_from_the_configured_repository(chapter):
+def test_install_cell_installs_from_the_configured_repository(chapter, repository):
     source = first_code_cell(chapter).source
-    assert re.findall(r"git\+[^\s\"']+", source) == [f"git+{REPOSITORY_URL}"]
+    assert re.findall(r"git\+[^\s\"']+", source) == [f"git+{repository.url}"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_kaggle_badge_imports_this_chapter_from_the_configured_repository(chapter):
+def test_kaggle_badge_imports_this_chapter_from_the_configured_repository(chapter, repository):
     text = markdown(chapter)
-    notebook_url = f"{REPOSITORY_URL}/blob/{BRANCH}/notebooks/{chapter.name}"
-    badge = f"[![Open in Kaggle]({KAGGLE_BADGE})](https://kaggle.com/kernels/welcome?src={notebook_url})"
-    assert badge in text
+    kaggle = repository.kaggle_url(f"notebooks/{chapter.name}")
+    assert f"[![Open in Kaggle]({KAGGLE_BADGE})]({kaggle})" in text
     # No Kaggle link anywhere in the chapter points at another notebook or repository.
-    sources = re.findall(r"kaggle\.com/kernels/welcome\?src=([^\s)\"']+)", text)
-    assert sources == [notebook_url]
+    assert re.findall(
+        r"(?:https?://)?(?:www\.)?kaggle\.com/kernels/welcome\?src=[^\s)\"']+", text
+    ) == [kaggle]
 
 
-def test_clone_commands_in_the_book_and_readme_use_the_configured_repository():
+def test_clone_commands_in_the_book_and_readme_use_the_configured_repository(repository):
     pages = [REPO / "README.md", *sorted((REPO / "book").glob("*.md"))]
     clones = [
         (page.name, url)
@@ -75,7 +72,7 @@ def test_clone_commands_in_the_book_and_readme_use_the_configured_repository():
         for url in re.findall(r"git clone (\S+)", page.read_text(encoding="utf-8"))
     ]
     assert clones, "no `git clone` command found: the reader's local set-up lost its address"
-    assert all(url == REPOSITORY_URL for _, url in clones), clones
+    assert all(url == repository.url for _, url in clones), clones
 
 
 def run_install_cell(chapter, *, package_missing):
@@ -102,10 +99,10 @@ def run_install_cell(chapter, *, package_missing):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_install_cell_pip_installs_the_package_when_it_is_missing(chapter):
+def test_install_cell_pip_installs_the_package_when_it_is_missing(chapter, repository):
     check_call = run_install_cell(chapter, package_missing=True)
     check_call.assert_called_once_with(
-        [sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY_URL}"]
+        [sys.executable, "-m", "pip", "install", "-q", f"git+{repository.url}"]
     )
 
 

@@ -37,11 +37,21 @@ def test_default_configuration_is_the_keras_examples():
     assert model.output_shape == (None, 100)
 
 
-def test_mixer_widths_follow_the_paper_ratios():
-    """D_S = C / 2 and D_C = 4 C by default (Tolstikhin et al., Table 1)."""
-    model = build_model("mixer", embedding_dim=64, num_blocks=1)
-    block = model.get_layer("mixer_block_0")
-    assert (block.tokens_mlp_dim, block.channels_mlp_dim) == (32, 256)
+@pytest.mark.parametrize(
+    "name, widths, expected",
+    [
+        # Mixer: D_S = C / 2 and D_C = 4 C by default (Tolstikhin et al., Table 1)
+        ("mixer", {}, {"tokens_mlp_dim": 32, "channels_mlp_dim": 256}),
+        ("mixer", {"tokens_mlp_dim": 8}, {"tokens_mlp_dim": 8, "channels_mlp_dim": 256}),
+        ("fnet", {}, {"ffn_dim": 64}),
+        ("gmlp", {}, {"ffn_dim": 128}),
+        ("gmlp", {"ffn_dim": 2}, {"ffn_dim": 2}),
+    ],
+)
+def test_blocks_get_the_given_widths_or_the_defaults(name, widths, expected):
+    model = build_model(name, embedding_dim=64, num_blocks=1, **widths)
+    block = model.get_layer(f"{name}_block_0")
+    assert {key: getattr(block, key) for key in expected} == expected
 
 
 @pytest.mark.parametrize(
@@ -123,6 +133,12 @@ def test_normalization_uses_the_training_statistics(rng):
         (dict(name="fnet", dropout_rate=1.5), "dropout_rate"),
         (dict(name="fnet", num_classes=0), "num_classes"),
         (dict(name="gmlp", augmentation="autoaugment"), "augmentation"),
+        # a width of 0 is an error, not a request for the default
+        (dict(name="mixer", tokens_mlp_dim=0), "tokens_mlp_dim"),
+        (dict(name="mixer", channels_mlp_dim=0), "channels_mlp_dim"),
+        (dict(name="fnet", ffn_dim=0), "ffn_dim"),
+        (dict(name="gmlp", ffn_dim=7), "ffn_dim"),
+        (dict(name="fnet", tokens_mlp_dim=8), "tokens_mlp_dim"),
     ],
 )
 def test_build_model_errors_name_the_argument(kwargs, argument):

@@ -77,3 +77,22 @@ def test_bad_parameter_fails_in_the_validation_cell(tmp_path, name, value, messa
     assert [o.ename for o in failed.outputs if o.output_type == "error"] == ["ParameterError"]
     later = [c for c in executed.cells[stop + 1 :] if c.cell_type == "code"]
     assert later and all(c.get("execution_count") is None for c in later)
+
+
+@pytest.mark.parametrize(
+    "stem", ["01_patches", "02_mlp_mixer", "03_fnet", "04_gmlp", "06_training_recipe"]
+)
+def test_chapters_default_to_cifar100_and_never_fall_back(stem):
+    """No silent stand-in: without CIFAR-100 a chapter stops with the loader's error."""
+    chapter = REPO / "notebooks" / f"{stem}.ipynb"
+    defined = papermill.inspect_notebook(str(chapter))
+    assert (defined["dataset"]["default"], defined["data_path"]["default"]) == (
+        '"cifar100"',
+        "None",
+    )
+    injected = [
+        cell.source
+        for cell in nbformat.read(chapter, as_version=4).cells
+        if "injected-parameters" in cell.metadata.get("tags", [])
+    ]
+    assert not any("dataset" in source or "data_path" in source for source in injected)

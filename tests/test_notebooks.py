@@ -1,7 +1,9 @@
 """The chapters, run headlessly: papermill smoke execution, nbval, and the committed pages.
 
-The smoke run executes every chapter with tiny settings on the offline dataset (the same
-command a reader runs: ``python -m mlp_tutorial.execute --smoke``); nbval then re-runs the
+The smoke run executes every chapter with tiny settings on a class-balanced subset of the
+real CIFAR-100 in ``../shared/data`` (CI has it there), with the command a reader runs
+(``python -m mlp_tutorial.execute --smoke -p dataset cifar100 -p data_path ...``); one chapter
+also runs on the offline stand-in, the smoke run's own default. nbval then re-runs the
 executed copies and checks that the cells marked ``# NBVAL_CHECK_OUTPUT`` reproduce.
 """
 
@@ -14,34 +16,50 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_execute import LOG_LINE, outputs_text
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TRAINING_CHAPTERS = {"02_mlp_mixer": "mixer", "03_fnet": "fnet", "04_gmlp": "gmlp"}
+CIFAR100 = REPO.parent / "shared" / "data" / "cifar-100-python.tar.gz"
+TRAIN_LIMIT = 500  # 5 images per class: enough to run every cell, small enough to be quick
 
 pytestmark = pytest.mark.notebooks
+needs_cifar100 = pytest.mark.skipif(
+    not CIFAR100.is_file(), reason=f"the real CIFAR-100 archive is not at {CIFAR100} (CI has it)"
+)
 
 
-def _env():
+def _smoke(out, *args):
+    """Run ``python -m mlp_tutorial.execute --smoke`` into ``out``; return its printed text."""
     env = dict(os.environ)
-    # The smoke run must not depend on a local CIFAR-100 copy: it uses the offline data.
-    env.pop("MLP_TUTORIAL_CIFAR100", None)
-    return env
+    env.pop("MLP_TUTORIAL_CIFAR100", None)  # the data is what the command line says
+    command = [sys.executable, "-m", "mlp_tutorial.execute", "--smoke", "--output", str(out)]
+    run = subprocess.run(
+        [*command, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=1800
+    )
+    assert run.returncode == 0, f"smoke run failed:\n{run.stdout}\n{run.stderr[-4000:]}"
+    return run.stdout + run.stderr
 
 
 @pytest.fixture(scope="module")
-def smoke_dir(tmp_path_factory):
-    """Execute every chapter once with smoke settings; return the output folder."""
+def smoke_run(tmp_path_factory):
+    """Every chapter once on a class-balanced subset of real CIFAR-100: (folder, output)."""
     out = tmp_path_factory.mktemp("smoke")
-    run = subprocess.run(
-        [sys.executable, "-m", "mlp_tutorial.execute", "--smoke", "--output", str(out)],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert run.returncode == 0, f"smoke run failed:\n{run.stdout}\n{run.stderr[-4000:]}"
+    data = ["-p", "dataset", "cifar100", "-p", "data_path", str(CIFAR100)]
+    return out, _smoke(out, *data, "-p", "train_limit", str(TRAIN_LIMIT))
+
+
+@pytest.fixture(scope="module")
+def smoke_dir(smoke_run):
+    return smoke_run[0]
+
+
+@pytest.fixture(scope="module")
+def offline_dir(tmp_path_factory):
+    """The MNIST chapter once on the offline stand-in, the smoke run's own default."""
+    out = tmp_path_factory.mktemp("offline")
+    _smoke(out, "02_mlp_mixer")
     return out
 
 
@@ -50,6 +68,7 @@ def test_chapters_exist():
     assert names[:4] == ["01_patches", "02_mlp_mixer", "03_fnet", "04_gmlp"]
 
 
+@needs_cifar100
 def test_smoke_run_executes_every_chapter_without_error(smoke_dir):
     for chapter in CHAPTERS:
         executed = nbformat.read(smoke_dir / chapter.name, as_version=4)
@@ -63,12 +82,17 @@ def test_smoke_run_executes_every_chapter_without_error(smoke_dir):
         assert not errors, f"{chapter.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
 
 
+@needs_cifar100
 @pytest.mark.parametrize("stem, model", sorted(TRAINING_CHAPTERS.items()))
-def test_smoke_run_writes_finite_results_records(smoke_dir, stem, model):
-    """Each training chapter leaves results/<model>.json with finite test metrics."""
+def test_smoke_run_writes_finite_results_records_on_cifar100(smoke_dir, stem, model):
+    """Each training chapter leaves results/<model>.json, from the CIFAR-100 subset."""
     record = json.loads((smoke_dir / "results" / f"{model}.json").read_text())
     assert record["model"] == model
-    assert record["dataset"]["name"] == "offline"
+    assert record["dataset"]["name"] == "cifar100"
+    assert record["dataset"]["num_classes"] == 100
+    assert record["dataset"]["source"].startswith(f"CIFAR-100: {TRAIN_LIMIT} train")
+    assert record["config"]["train_limit"] == TRAIN_LIMIT
+    assert record["config"]["data_path"] == str(CIFAR100)
     for key in ("top1", "top5", "loss"):
         assert math.isfinite(record["test"][key])
     assert 0.0 <= record["test"]["top1"] <= record["test"]["top5"] <= 1.0
@@ -76,6 +100,25 @@ def test_smoke_run_writes_finite_results_records(smoke_dir, stem, model):
     assert record["num_params"] > 0 and record["train_images_per_second"] > 0
 
 
+def test_smoke_run_on_the_offline_stand_in(offline_dir):
+    """--smoke's own default data: the stand-in, for a reader without the archive."""
+    record = json.loads((offline_dir / "results" / "mixer.json").read_text())
+    assert record["dataset"]["name"] == "offline"
+    assert record["dataset"]["num_classes"] == 10
+    assert math.isfinite(record["test"]["loss"])
+    assert not LOG_LINE.findall(outputs_text(offline_dir / "02_mlp_mixer.ipynb"))
+
+
+@needs_cifar100
+def test_smoke_run_prints_and_stores_no_library_log_line(smoke_run):
+    """No TensorFlow, absl or CUDA line in the terminal or in any executed chapter."""
+    smoke_dir, printed = smoke_run
+    assert not LOG_LINE.findall(printed)
+    for chapter in CHAPTERS:
+        assert not LOG_LINE.findall(outputs_text(smoke_dir / chapter.name)), chapter.stem
+
+
+@needs_cifar100
 def test_nbval_reproduces_checked_cells(smoke_dir):
     """Cells marked NBVAL_CHECK_OUTPUT give the same output when the copies are re-run."""
     run = subprocess.run(
@@ -92,7 +135,6 @@ def test_nbval_reproduces_checked_cells(smoke_dir):
             *sorted(str(p) for p in smoke_dir.glob("*.ipynb")),
         ],
         cwd=smoke_dir,
-        env=_env(),
         capture_output=True,
         text=True,
         timeout=1800,

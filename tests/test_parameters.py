@@ -1,5 +1,5 @@
-"""validate_parameters: every bad chapter parameter fails at once with a message that
-names the parameter, shows the bad value and says what would be valid."""
+"""mlp_tutorial.validation: every bad argument, of a layer or of a chapter, fails at once with
+a message that names it, shows the bad value and says what would be valid."""
 
 from pathlib import Path
 
@@ -8,8 +8,15 @@ import pytest
 
 from mlp_tutorial import DATASET_NAMES, MODEL_NAMES
 from mlp_tutorial.augment import AUGMENTATIONS
-from mlp_tutorial.parameters import KNOWN_PARAMETERS, ParameterError, validate_parameters
 from mlp_tutorial.recipe import ABLATION_STEPS, RECIPES
+from mlp_tutorial.validation import (
+    KNOWN_PARAMETERS,
+    ParameterError,
+    check_choice,
+    check_positive_int,
+    check_rate,
+    validate_parameters,
+)
 
 
 @pytest.fixture
@@ -26,7 +33,7 @@ BAD = [
     (dict(epochs=2.5), "epochs", "2.5 (a float)", "an int >= 1"),
     (dict(batch_size=32.0), "batch_size", "32.0 (a float)", "an int >= 1"),
     (dict(num_blocks=True), "num_blocks", "True (a bool)", "an int >= 1"),
-    (dict(learning_rate="1e-3"), "learning_rate", "'1e-3' (a str)", "a number > 0"),
+    (dict(learning_rate="1e-3"), "learning_rate", "'1e-3' (a str)", "a finite number > 0"),
     (dict(dropout_rate=None), "dropout_rate", "None", "a number in [0, 1)"),
     (dict(train_limit=100.0), "train_limit", "100.0 (a float)", "None or an int >= 10"),
     # zero
@@ -72,12 +79,13 @@ def test_non_dividing_patch_lists_the_valid_patch_sizes():
     with pytest.raises(ValueError) as caught:
         validate_parameters(image_size=64, patch_size=7)
     assert str(caught.value) == (
-        "`patch_size`=7 does not divide `image_size`=64; valid patch sizes: 1, 2, 4, 8, 16, 32, 64."
+        "`patch_size`=7 does not divide `image_size`=64: "
+        "one of its divisors 1, 2, 4, 8, 16, 32, 64 is needed."
     )
 
 
 def test_unknown_parameter_suggests_the_close_name():
-    with pytest.raises(ValueError, match=r"unknown parameter `epoch`=3 \(did you mean `epochs`"):
+    with pytest.raises(ValueError, match=r"unknown parameter `epoch`=3 \(did you mean 'epochs'"):
         validate_parameters(epoch=3)
 
 
@@ -173,7 +181,7 @@ def test_augmentation_must_fit_the_recipe(recipe, augmentation, needed):
         validate_parameters(recipe=recipe, augmentation=augmentation)
     assert caught.value.parameter == "augmentation"
     assert str(caught.value) == (
-        f"`augmentation`={augmentation!r} does not fit `recipe`={recipe!r}, which needs {needed}."
+        f"`augmentation`={augmentation!r} does not fit `recipe`={recipe!r}: {needed} is needed."
     )
 
 
@@ -198,3 +206,55 @@ def test_choices_follow_the_package():
         assert validate_parameters(recipe=name) == {"recipe": name}
     for name in AUGMENTATIONS:
         assert validate_parameters(augmentation=name) == {"augmentation": name}
+
+
+@pytest.mark.parametrize(
+    "check, value, shown, needed",
+    [
+        (check_positive_int, 0, "0", "an int >= 1"),
+        (check_positive_int, 2.0, "2.0 (a float)", "an int >= 1"),
+        (check_rate, 1, "1", "a number in [0, 1)"),
+        (check_rate, "0.1", "'0.1' (a str)", "a number in [0, 1)"),
+    ],
+)
+def test_argument_checks_give_the_same_message_as_the_chapters(check, value, shown, needed):
+    """Layers, build_model and plots use these checks; a mistake reads the same everywhere."""
+    with pytest.raises(ParameterError) as caught:
+        check("width", value)
+    assert str(caught.value) == f"`width`={shown} is not valid: {needed} is needed."
+    assert (caught.value.parameter, caught.value.value) == ("width", value)
+
+
+def test_choice_check_lists_the_choices_and_suggests_the_close_one():
+    with pytest.raises(ParameterError) as caught:
+        check_choice("name", "mixr", ("mixer", "fnet", "gmlp"))
+    assert str(caught.value) == (
+        "`name`='mixr' is not valid (did you mean 'mixer'?): "
+        "one of 'mixer', 'fnet', 'gmlp' is needed."
+    )
+    assert check_choice("name", "fnet", ("mixer", "fnet", "gmlp")) == "fnet"
+
+
+def test_layers_and_build_model_raise_the_shared_error():
+    from mlp_tutorial import Patches, build_model
+
+    with pytest.raises(ParameterError, match=r"`patch_size`=0 is not valid: an int >= 1"):
+        Patches(0)
+    with pytest.raises(ParameterError, match=r"`name`='vit' is not valid: one of 'mixer'"):
+        build_model("vit")
+
+
+def test_paths_come_back_absolute_from_the_current_directory(tmp_path, monkeypatch):
+    """What is checked is what is used: a chapter uses these strings, wherever it runs next."""
+    (tmp_path / "data" / "cifar-100-python").mkdir(parents=True)
+    (tmp_path / "home").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    out = validate_parameters(
+        data_path="data/cifar-100-python", results_dir="~/results", checkpoint_dir="../ckpt"
+    )
+    assert out == {
+        "data_path": str(tmp_path / "data" / "cifar-100-python"),
+        "results_dir": str(tmp_path / "home" / "results"),
+        "checkpoint_dir": str(tmp_path.parent / "ckpt"),
+    }

@@ -1,13 +1,17 @@
-"""run_experiment: learning, determinism, exact resume, argument errors, and the records.
+"""run_experiment: learning, determinism, exact resume, refused resumes, argument errors,
+the records, and data-parallel training over two devices.
 
 Every run here is tiny (offline dataset, 200 training images, a 1-block gMLP of width 16 on
-16x16 images), so the module takes well under a minute on TensorFlow. Batches of 20 split
-the 180 training, 20 validation and 1,000 test images evenly: one compiled shape each.
+16x16 images). Batches of 20 split the 180 training, 20 validation and 1,000 test images
+evenly: one compiled shape each.
 """
 
+import dataclasses
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -15,15 +19,16 @@ import numpy as np
 import pytest
 
 from mlp_tutorial import build_model
-from mlp_tutorial.checkpoint import TrainingBackup
+from mlp_tutorial.checkpoint import TrainingBackup, differences, run_fingerprint
 from mlp_tutorial.environment import environment
+from mlp_tutorial.recipe import compile_model
 from mlp_tutorial.records import write_record
 from mlp_tutorial.training import (
     EpochBatches,
     EpochSeeds,
-    compile_model,
     run_experiment,
     set_seed,
+    split_validation,
 )
 
 pytestmark = pytest.mark.backend
@@ -32,10 +37,12 @@ SMALL = dict(image_size=16, patch_size=4, embedding_dim=16, num_blocks=1)
 SEED = 3
 
 
-def train(dataset, *, seed=SEED, **kwargs):
-    """Build the small gMLP after set_seed(seed), as a chapter does, and train it."""
+def train(dataset, *, seed=SEED, model=None, **kwargs):
+    """Build the small gMLP after set_seed(seed), as a chapter does, and train it.
+
+    ``model``: build_model arguments that replace or add to SMALL's."""
     set_seed(seed)
-    model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
+    model = build_model("gmlp", num_classes=dataset.num_classes, **{**SMALL, **(model or {})})
     return run_experiment(model, dataset, seed=seed, batch_size=20, **kwargs)
 
 
@@ -159,7 +166,7 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
     assert len(state["history"]["loss"]) == 2
 
     # A rerun with other settings is refused, naming what differs; the backup survives.
-    with pytest.raises(ValueError, match="batch_size: 20 in the backup, 10 now"):
+    with pytest.raises(ValueError, match=r"settings\.batch_size: 20 -> 10"):
         set_seed(SEED)
         model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
         run_experiment(model, dataset, seed=SEED, batch_size=10, **PLATEAU, checkpoint_dir=folder)
@@ -172,7 +179,7 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
     epoch_lines = [line for line in printed if line.startswith("epoch")]
 
     assert seen.epochs == [2, 3]  # zero-based: epochs 3 and 4
-    assert printed[0].startswith("Resuming from") and "continues at epoch 3" in printed[0]
+    assert printed[0].startswith("Resuming from") and "on to epoch 3" in printed[0]
     assert [line.split()[1] for line in epoch_lines] == ["3/4", "4/4"]
     assert resumed.history == whole.history  # all four epochs, bit for bit
     assert (resumed.test_top1, resumed.test_top5, resumed.test_loss) == (
@@ -202,7 +209,7 @@ def test_resume_after_early_stopping_trains_no_more(dataset, tmp_path, capsys):
     capsys.readouterr()
     seen = SeenEpochs()
     resumed = train(dataset, **settings, checkpoint_dir=folder, extra_callbacks=[seen])
-    assert "early stopping had ended training" in capsys.readouterr().out
+    assert "early stopping had ended it" in capsys.readouterr().out
     assert seen.epochs == []
     assert resumed.history == whole.history
     assert resumed.test_loss == whole.test_loss
@@ -240,7 +247,7 @@ def test_backup_restores_callback_counters_and_best_weights(dataset, tmp_path):
     model.stop_training = True
     backup.on_epoch_end(5, logs={"loss": 1.25, "val_loss": float("inf")})
     assert sorted(p.name for p in folder.iterdir()) == [
-        "best-0005.npz",
+        "best-0006.npz",
         "epoch-0006.weights.h5",
         "state.json",
     ]
@@ -251,7 +258,7 @@ def test_backup_restores_callback_counters_and_best_weights(dataset, tmp_path):
     restored = TrainingBackup(
         folder, fingerprint={"seed": 0}, reduce_lr=reduce_lr2, early_stopping=early2
     )
-    assert (restored.epochs_done, restored.stopped) == (6, True)
+    assert (restored.epochs_restored, restored.stopped) == (6, True)
     assert restored.history == {"loss": [1.25], "val_loss": [float("inf")]}
     restored.set_model(other)
     for callback in (reduce_lr2, early2):
@@ -267,10 +274,112 @@ def test_backup_restores_callback_counters_and_best_weights(dataset, tmp_path):
     assert int(keras.ops.convert_to_numpy(other.optimizer.iterations)) == 7
     assert float(keras.ops.convert_to_numpy(other.optimizer.learning_rate)) == 0.25
 
-    with pytest.raises(ValueError, match="seed: 0 in the backup, 1 now"):
+    with pytest.raises(ValueError, match="seed: 0 -> 1"):
         TrainingBackup(folder, fingerprint={"seed": 1})
     restored.remove()
     assert not folder.exists()
+
+
+def test_resume_keeps_the_counters_when_validation_gets_worse(dataset, tmp_path, monkeypatch):
+    """Every validation image is labelled 9, a class no training image has (those become 0),
+    so training lowers p(9) and the validation loss grows every epoch: plateau halves the
+    rate after epochs 2 and 3, and early stopping (patience 2) ends the run at epoch 3, the
+    first resumed one. A resume that forgot the callbacks' counters (as Keras < 3.7 does,
+    resetting ``best``) would see an improvement there and train on to epoch 6."""
+    made = []
+
+    def recording(kind):
+        class Recording(kind):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                made.append(self)
+
+        return Recording
+
+    for name in ("EarlyStopping", "ReduceLROnPlateau"):
+        monkeypatch.setattr(keras.callbacks, name, recording(getattr(keras.callbacks, name)))
+    val = np.arange(len(dataset.y_train))
+    val = split_validation(val, val, 0.1, SEED)[2]  # the indices run_experiment holds out
+    labels = np.where(dataset.y_train == 9, 0, dataset.y_train)
+    labels[val] = 9
+    misled = dataclasses.replace(dataset, y_train=labels)
+    settings = dict(epochs=6, learning_rate=1e-2, early_stopping_patience=2, reduce_lr_patience=1)
+
+    def counters():  # of the last run's two callbacks, made in this order
+        plateau, early = made[-2:]
+        assert isinstance(early, keras.callbacks.EarlyStopping)
+        return (
+            (early.wait, early.best, early.best_epoch, early.stopped_epoch),
+            (plateau.wait, plateau.best, plateau.cooldown_counter),
+        )
+
+    whole = train(misled, **settings)
+    val_loss, lr = whole.history["val_loss"], whole.history["learning_rate"]
+    assert whole.epochs_run == 3 and val_loss[0] < val_loss[1] < val_loss[2], val_loss
+    assert lr == pytest.approx([1e-2, 1e-2, 5e-3], rel=1e-6)  # logged before the halving
+    whole_counters = counters()
+    assert whole_counters[0][2:] == (0, 2)  # best epoch 1, stopped at epoch 3
+
+    folder = tmp_path / "backup"
+    with pytest.raises(Interrupted):
+        train(misled, **settings, checkpoint_dir=folder, extra_callbacks=[Interrupt(after=2)])
+    resumed = train(misled, **settings, checkpoint_dir=folder)
+    assert resumed.epochs_resumed == 2
+    assert resumed.history == whole.history  # stopped at epoch 3, the rate halved twice
+    assert counters() == whole_counters
+    assert resumed.test_loss == whole.test_loss  # the best (epoch 1) weights restored
+
+
+def test_resume_refuses_a_changed_model_precision_or_data(dataset, tmp_path):
+    """Each change is refused, naming it, and leaves the backup; the same run resumes."""
+    folder = tmp_path / "backup"
+    settings = dict(epochs=2, learning_rate=1e-2, checkpoint_dir=folder)
+    with pytest.raises(Interrupted):
+        train(dataset, **settings, model=dict(dropout_rate=0.1), extra_callbacks=[Interrupt(1)])
+    x_train = dataset.x_train.copy()
+    x_train[0, 0, 0, 0] ^= 1  # one bit of one image
+    changes = [
+        (
+            dict(model=dict(dropout_rate=0.2)),
+            r"model\.config\.layers\[\d+\]\.config\.\w*rate: 0\.1 -> 0\.2",
+        ),
+        (
+            dict(model=dict(dropout_rate=0.1, augmentation="none")),
+            r"model\.config\.layers\[\d+\]\.config\.layers: <\d+ items> -> ",
+        ),
+        (
+            dict(model=dict(dropout_rate=0.1), data=dataclasses.replace(dataset, x_train=x_train)),
+            r"data\.train: '200 images, crc32 \w+' -> '200 images, crc32 \w+'",
+        ),
+    ]
+    for change, message in changes:
+        data = change.pop("data", dataset)
+        with pytest.raises(ValueError, match=message):
+            train(data, **settings, **change)
+        assert (folder / "state.json").is_file()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        with pytest.raises(ValueError, match="precision: 'float32' -> 'mixed_bfloat16'"):
+            train(dataset, **settings, model=dict(dropout_rate=0.1))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    resumed = train(dataset, **settings, model=dict(dropout_rate=0.1))
+    assert resumed.epochs_resumed == 1
+    assert not folder.exists()
+
+
+def test_differences_name_each_changed_key():
+    old = {"a": 1, "layers": [{"rate": 0.1, "units": 8}, {"name": "x"}], "list": [1, 2], "gone": 1}
+    new = {"a": 1, "layers": [{"rate": 0.2, "units": 8}, {"name": "y"}], "list": [1, 2, 3]}
+    assert differences(old, new) == [
+        "layers[0].rate: 0.1 -> 0.2",
+        "layers[1].name: 'x' -> 'y'",
+        "list: [1, 2] -> [1, 2, 3]",
+        "gone: 1 -> (absent)",
+    ]
+    long = {"xs": list(range(30))}
+    assert differences(long, {"xs": []}) == ["xs: <30 items> -> []"]
+    assert differences(old, json.loads(json.dumps(old))) == []
 
 
 # ------------------------------------------------------------------------------------
@@ -310,7 +419,7 @@ def _numbers(value):
         yield value
 
 
-def test_record_has_the_design_fields(learning_run):
+def test_record_has_the_design_fields(dataset, learning_run):
     result, path = learning_run
     text = Path(path).read_text(encoding="utf-8")
     record = json.loads(text, parse_constant=_reject_constant)  # no NaN/Infinity tokens
@@ -330,7 +439,15 @@ def test_record_has_the_design_fields(learning_run):
     assert record["device"] == env["device"]
     assert record["versions"]["keras"] == keras.__version__
     assert record["training"]["train_images"] == 180
-    assert "null" not in text  # write_record stores NaN as null: nothing was NaN
+    assert record["training"]["devices"] == 1
+    assert record["precision"] == "float32"
+    # The model that ran, rebuilt from the record alone: the same model, as a resume sees it.
+    rebuilt = keras.saving.deserialize_keras_object(record["model_config"])
+    built = build_model("gmlp", num_classes=10, **SMALL)
+    assert run_fingerprint(rebuilt, dataset, {}) == run_fingerprint(built, dataset, {})
+    assert rebuilt.count_params() == record["num_params"]
+    measured = [*record["test"].values(), *(v for vs in record["history"].values() for v in vs)]
+    assert None not in measured  # write_record stores NaN as null: nothing was NaN
     assert all(math.isfinite(n) for n in _numbers(record))
 
 
@@ -351,3 +468,89 @@ def test_interrupted_record_write_keeps_the_old_record(tmp_path, monkeypatch, fa
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["gmlp.json"]
+
+
+# ------------------------------------------------------------------------------------
+# Several devices
+# ------------------------------------------------------------------------------------
+
+TWO_DEVICES = """
+import contextlib, json
+import jax, keras
+from mlp_tutorial import build_model, load_dataset
+from mlp_tutorial.training import run_experiment, set_seed
+
+SMALL = dict(image_size=16, patch_size=4, embedding_dim=16, num_blocks=1)
+data = load_dataset("offline", train_limit=200)
+shards = []  # how each batch that Keras hands to JAX is laid out over the devices
+make_array = jax.make_array_from_process_local_data
+
+def recording(sharding, local_data, *args, **kwargs):
+    array = make_array(sharding, local_data, *args, **kwargs)
+    shards.append([[s.device.id, *s.data.shape] for s in array.addressable_shards])
+    return array
+
+jax.make_array_from_process_local_data = recording
+
+def train(distribution=None, batch_size=20):
+    set_seed(3)
+    with distribution.scope() if distribution else contextlib.nullcontext():
+        model = build_model("gmlp", num_classes=10, **SMALL)
+    result = run_experiment(model, data, epochs=2, batch_size=batch_size, learning_rate=1e-2,
+                            seed=3, distribution=distribution)
+    return model, result
+
+def error(call):
+    try:
+        call()
+    except ValueError as exc:
+        return str(exc)
+
+one_model, one = train()
+single_shards = len(shards)
+parallel = keras.distribution.DataParallel()
+model, two = train(parallel)
+print(json.dumps(dict(
+    devices=[str(d) for d in jax.devices()],
+    mesh=list(parallel.device_mesh.shape),
+    single_shards=single_shards,
+    shards=shards,
+    replicated=sorted({len(v.value.sharding.device_set) for v in model.variables}),
+    one=one.history, two=two.history, one_test=one.test_loss, two_test=two.test_loss,
+    record_devices=two.record["training"]["devices"],
+    outside=error(lambda: run_experiment(one_model, data, epochs=1, distribution=parallel)),
+    uneven=error(lambda: train(parallel, batch_size=15)),
+)))
+"""
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="starts its own JAX process with two CPU devices: run once, in the JAX session",
+)
+def test_data_parallel_training_on_two_devices_matches_one():
+    """DataParallel over two host CPU devices: every batch is split 10 + 10 over both, the
+    variables are replicated on both, and the losses equal a one-device run's to 1e-5
+    (the same global batch; only the order of the sums differs)."""
+    env = dict(
+        os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", TWO_DEVICES], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(out["devices"]) == 2 and out["mesh"] == [2]
+    assert out["single_shards"] == 0  # one device: Keras hands JAX whole batches
+    assert len(out["shards"]) >= 2 * 9  # two epochs of 9 training batches, plus validation
+    for batch in out["shards"]:
+        assert sorted(shard[0] for shard in batch) == [0, 1]  # device ids
+        assert len({shard[1] for shard in batch}) == 1  # equal halves
+    assert {shard[1] for batch in out["shards"] for shard in batch} >= {10}  # 20 = 10 + 10
+    assert out["replicated"] == [2]
+    for key in ("loss", "val_loss", "top1", "val_top1"):
+        np.testing.assert_allclose(out["two"][key], out["one"][key], rtol=1e-5, atol=1e-6)
+    assert out["two_test"] == pytest.approx(out["one_test"], rel=1e-5)
+    assert out["record_devices"] == 2
+    assert "build the model inside `with distribution.scope():`" in out["outside"]
+    assert "[5, 15] images, which do not split evenly over 2 devices" in out["uneven"]

@@ -1,6 +1,6 @@
-"""GELU and LayerNorm with hand-written gradients: the same functions, fewer passes.
+"""GELU and LayerNorm with hand-written gradients, kept for ``elementwise.py`` to time.
 
-Between the matrix products, a training step of these models is mostly element-wise
+Between its matrix products, a training step of these models is mostly element-wise
 work: LayerNorm, GELU, dropout. On a CPU each element-wise op is one pass over a
 ``(B, P, C)`` tensor in memory, and automatic differentiation of a composite like
 ``0.5 * x * (1 + erf(x / sqrt(2)))`` adds several more passes in the backward pass.
@@ -12,9 +12,11 @@ form, reusing what the forward pass already has:
     LayerNorm: y = γ x̂ + β,  x̂ = (x - μ) / σ  dx = (g - mean(g) - x̂ mean(g x̂)) / σ,
                                                 with g = γ dy, means over the last axis
 
-On TensorFlow (this book's CPU backend) the forward and backward pass of one GELU or
-one LayerNorm take about 37% less time (``benchmarks/elementwise.py``). The tests
-check the values and the gradients against Keras' own functions.
+The package used them in every block until issue 12 (commit 5599e3e and before); its
+blocks now use Keras' own layers, so a reader can copy them. They live here so that
+``elementwise.py`` can still measure what they buy, and ``throughput.py --compare-ref``
+what the whole models lost without them. ``elementwise.py`` checks their values and input
+gradients against Keras' before timing.
 """
 
 import math
@@ -66,7 +68,6 @@ def _layer_norm(x, gamma, beta, epsilon):
     return norm(x, gamma, beta)
 
 
-@keras.saving.register_keras_serializable(package="mlp_tutorial")
 class LayerNorm(layers.LayerNormalization):
     """``keras.layers.LayerNormalization`` over the last axis, with a hand-written gradient.
 
