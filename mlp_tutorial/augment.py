@@ -67,12 +67,9 @@ def channel_statistics(images):
     """Per-channel mean and variance of ``(N, H, W, C)`` images: two ``(C,)`` arrays,
     summed in float64 (float32 loses digits over 46 million pixels), a channel at a time."""
     images = np.asarray(images)
-    mean, variance = [], []
-    for c in range(images.shape[-1]):
-        channel = images[..., c].astype("float64")
-        mean.append(channel.mean())
-        variance.append(channel.var())
-    return np.array(mean, "float32"), np.array(variance, "float32")
+    channels = (images[..., c].astype("float64") for c in range(images.shape[-1]))  # lazily
+    stats = np.array([(channel.mean(), channel.var()) for channel in channels], "float32")
+    return stats[:, 0], stats[:, 1]
 
 
 def _walk(layer):

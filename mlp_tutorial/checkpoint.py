@@ -32,14 +32,11 @@ def model_config(model):
 
 def run_fingerprint(model, dataset, settings):
     """What a backup must match to be resumed: precision, data, ``settings`` and model."""
+    train, test = _digest(dataset.x_train, dataset.y_train), _digest(dataset.x_test, dataset.y_test)
+    data = {"name": dataset.name, "source": dataset.source, "train": train, "test": test}
     return {  # the model last: a change of precision alters every layer in it
         "precision": keras.config.dtype_policy().name,
-        "data": {
-            "name": dataset.name,
-            "source": dataset.source,
-            "train": _digest(dataset.x_train, dataset.y_train),
-            "test": _digest(dataset.x_test, dataset.y_test),
-        },
+        "data": data,
         "settings": settings,
         "model": _unnumbered(model_config(model)),
     }
@@ -100,7 +97,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.watched = {"reduce_lr": reduce_lr, "early_stopping": early_stopping}
         self.state = self._read() or {"epochs_done": 0, "stopped": False, "history": {}}
         self.epochs_restored = self.state["epochs_done"]
-        self.stopped = self.state["stopped"]  # early stopping ended the backed-up run
+        self.stopped = self.state["stopped"]  # a callback stopped the backed-up run early
         self.history = {k: [_decode(v) for v in vs] for k, vs in self.state["history"].items()}
 
     def error(self, what):
@@ -119,8 +116,7 @@ class TrainingBackup(keras.callbacks.Callback):
             raise self.error(f"its {self.STATE} cannot be read ({exc})") from None
         if not isinstance(state, dict) or state.get("format") != self.FORMAT:
             raise self.error(f"its {self.STATE} is not a backup made by this version")
-        changed = differences(state["fingerprint"], self.fingerprint)
-        if changed:
+        if changed := differences(state["fingerprint"], self.fingerprint):
             shown = "; ".join(changed[:6]) + (f"; {len(changed) - 6} more" if changed[6:] else "")
             raise self.error(
                 f"it holds a run with other settings, model or data (backup -> now: {shown}). "

@@ -33,17 +33,12 @@ def build_classifier(
 ):
     """An uncompiled classifier from ``(B, *input_shape)`` images to ``(B, num_classes)`` logits.
 
-    Patches, a Dense embedding, the ``blocks`` (layers from ``(B, P, D)`` to ``(B, P, D)``),
-    an average over the patches, dropout and a Dense head.
-
-    Args:
-        input_shape: shape of one raw image, pixel values 0-255.
-        image_size: images are resized to ``image_size x image_size`` before patching.
-        embedding_dim: width ``D`` of the patch embeddings.
-        dropout_rate: dropout before the classification head.
-        position_embedding: add a :class:`PositionEmbedding` (FNet needs one).
-        final_norm: add a LayerNorm after the last block.
-        augmentation: a name for :func:`~mlp_tutorial.augment.build_augmentation`, or a layer.
+    The ``augmentation`` (a name for :func:`~mlp_tutorial.augment.build_augmentation`, or a
+    layer) takes raw images, pixel values 0-255, to ``image_size x image_size``; then come
+    patches, a Dense embedding of width ``D = embedding_dim``, a :class:`PositionEmbedding`
+    if ``position_embedding`` (FNet needs one), the ``blocks`` (layers from ``(B, P, D)`` to
+    ``(B, P, D)``), a LayerNorm if ``final_norm``, an average over the patches, dropout
+    (``dropout_rate``) and a Dense head.
     """
     image_size = check_positive_int("image_size", image_size)
     patch_size = check_positive_int("patch_size", patch_size)
@@ -84,13 +79,10 @@ def build_model(
     augmentation="seed",
     **widths,
 ):
-    """Build the MLP-Mixer, FNet or gMLP image classifier.
-
-    Args:
-        name: ``"mixer"``, ``"fnet"`` or ``"gmlp"``.
-        widths: the blocks' hidden widths, ``tokens_mlp_dim`` and ``channels_mlp_dim``
-            (Mixer) or ``ffn_dim`` (FNet, gMLP); see :func:`block_widths` for the defaults.
-        The other arguments are those of :func:`build_classifier`; ``num_blocks`` blocks.
+    """Build the MLP-Mixer, FNet or gMLP image classifier: ``name`` ``"mixer"``, ``"fnet"``
+    or ``"gmlp"``, ``num_blocks`` blocks of the hidden ``widths`` ``tokens_mlp_dim`` and
+    ``channels_mlp_dim`` (Mixer) or ``ffn_dim`` (FNet, gMLP), defaults in :func:`block_widths`;
+    the other arguments are those of :func:`build_classifier`.
 
     Example:
     >>> build_model("gmlp", num_classes=10, image_size=32, patch_size=4).output_shape

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlp_tutorial.validation import check_choice, check_int
+
 __all__ = [
     "ArchiveError",
     "CIFAR100_FINE_LABELS",
@@ -136,10 +138,8 @@ class Dataset:
         return len(self.class_names)
 
     def __repr__(self) -> str:
-        return (
-            f"Dataset(name={self.name!r}, x_train={self.x_train.shape}, "
-            f"x_test={self.x_test.shape}, num_classes={self.num_classes})"
-        )
+        shapes = f"x_train={self.x_train.shape}, x_test={self.x_test.shape}"
+        return f"Dataset(name={self.name!r}, {shapes}, num_classes={self.num_classes})"
 
 
 def load_dataset(
@@ -167,13 +167,14 @@ def load_dataset(
         ArchiveError: the named archive or folder is unreadable, unsafe or malformed.
         DatasetUnavailableError: nothing named, no download (``"auto"``: offline instead).
     """
-    _check_arguments(name, train_limit, seed)
+    check_choice("name", name, DATASET_NAMES)
+    check_int("train_limit", train_limit, 1, allow_none=True)
+    check_int("seed", seed, 0)
     if name == "offline":
         if path is not None:
             raise ValueError(f"path is only used with 'cifar100' or 'auto', got path={path!r}")
         return _finish("offline", _load_offline(seed), train_limit, seed)
-    named = _named_source(path)
-    if named is not None:
+    if (named := _named_source(path)) is not None:
         try:
             loaded = _load_local(named[0])
         except ArchiveError as exc:
@@ -194,23 +195,6 @@ def load_dataset(
     if name == "auto":
         print(f"Using {dataset.source}")
     return dataset
-
-
-def _check_arguments(name, train_limit, seed) -> None:
-    """Raise ValueError naming the argument when name, train_limit or seed is invalid."""
-    if not isinstance(name, str) or name not in DATASET_NAMES:
-        raise ValueError(f"name must be one of {DATASET_NAMES}, got name={name!r}")
-    if train_limit is not None and (not _is_int(train_limit) or train_limit < 1):
-        raise ValueError(
-            f"train_limit must be None or a positive integer, got train_limit={train_limit!r}"
-        )
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got seed={seed!r}")
-
-
-def _is_int(value) -> bool:
-    # bool is an int subclass, but train_limit=True is a bug, not "one image".
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _named_source(path) -> tuple[Path, str] | None:
@@ -339,8 +323,7 @@ def _read_archive(archive: Path) -> dict[str, tuple[str, bytes]]:
     except Exception as exc:  # gzip/bz2/lzma/zlib/tar/EOF/OS errors: all "unreadable"
         problem = f"cannot read the archive ({type(exc).__name__}: {_one_line(exc)})"
         raise ArchiveError(archive, problem, reason="unreadable") from exc
-    missing = [f"{_ARCHIVE_DIR}/{m}" for m in _MEMBERS if m not in found]
-    if missing:
+    if missing := [f"{_ARCHIVE_DIR}/{m}" for m in _MEMBERS if m not in found]:
         raise ArchiveError(archive, f"missing member(s) {missing}", reason="missing member")
     return found
 
@@ -440,9 +423,8 @@ def _parse_batch(obj, where: str, num_classes: int) -> tuple[np.ndarray, np.ndar
     batch = _keys_as_str(obj, where)
     data = batch.get("data")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
-        raise ArchiveError(
-            where, f"data must be a uint8 array (N, {_ROW_LENGTH}), got {_describe(data)}"
-        )
+        problem = f"data must be a uint8 array (N, {_ROW_LENGTH}), got {_describe(data)}"
+        raise ArchiveError(where, problem)
     if data.shape[1] != _ROW_LENGTH or data.shape[0] == 0:
         raise ArchiveError(where, f"data must have shape (N>0, {_ROW_LENGTH}), got {data.shape}")
     try:
@@ -450,9 +432,8 @@ def _parse_batch(obj, where: str, num_classes: int) -> tuple[np.ndarray, np.ndar
     except Exception as exc:  # ragged or exotic contents
         raise ArchiveError(where, f"fine_labels unreadable ({_one_line(exc)})") from None
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise ArchiveError(
-            where, f"fine_labels must be integers, got {labels.dtype} {labels.shape}"
-        )
+        problem = f"fine_labels must be integers, got {labels.dtype} {labels.shape}"
+        raise ArchiveError(where, problem)
     if len(labels) != len(data):
         raise ArchiveError(where, f"{len(labels)} fine_labels for {len(data)} images")
     if labels.min() < 0 or labels.max() >= num_classes:
@@ -476,8 +457,7 @@ def _load_via_keras():
         home = os.path.join("/tmp", ".keras")
     cache = [Path(home, "datasets", name) for name in _KERAS_CACHE_NAMES]
     if not any(file.is_file() for file in cache):
-        problem = _download_problem()
-        if problem is not None:
+        if (problem := _download_problem()) is not None:
             raise DatasetUnavailableError(f"no network for the download: {problem}")
     import keras  # here, not at the top: the offline and local paths do not need it
 

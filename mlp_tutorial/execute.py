@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import difflib
 import os
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import papermill
 from jupyter_client.manager import AsyncKernelManager
 
 from mlp_tutorial.data import ENV_VAR
+from mlp_tutorial.validation import suggest
 
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
 PATH_PARAMETERS = {"data_path", "results_dir", "checkpoint_dir"}
@@ -73,11 +73,8 @@ def default_notebook_dir() -> Path:
 
 
 def select_notebooks(names: list[str], notebook_dir: Path) -> list[Path]:
-    """The notebooks named (by path, or by stem in ``notebook_dir``), or all its chapters.
-
-    Raises:
-        FileNotFoundError: a name matches no notebook, or there are no chapters at all.
-    """
+    """The notebooks named (by path, or by stem in ``notebook_dir``), or all its chapters;
+    a ``FileNotFoundError`` when a name matches no notebook or there are no chapters."""
     chapters = sorted(notebook_dir.glob(CHAPTER_GLOB))
     found = [find_notebook(name, notebook_dir) for name in names] if names else chapters
     if None in found or not found:
@@ -100,17 +97,13 @@ def find_notebook(name: str, notebook_dir: Path) -> Path | None:
 
 def chapter_parameters(notebooks, overrides, smoke_output=None):
     """``{notebook: parameters}``: the smoke settings (with ``smoke_output``), then the
-    overrides, each kept to the names that the notebook's parameters cell defines.
-
-    Raises:
-        ValueError: an override that no selected notebook defines, listing those they do.
-    """
+    overrides, each kept to the names that the notebook's parameters cell defines; a
+    ``ValueError`` for an override that no selected notebook defines, listing those they do."""
     defined = {notebook: papermill.inspect_notebook(str(notebook)) for notebook in notebooks}
     known = list(dict.fromkeys(name for names in defined.values() for name in names))
     for name in overrides:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = suggest(name, known)
             chapters = ", ".join(notebook.stem for notebook in notebooks)
             raise ValueError(
                 f"unknown parameter {name!r}{hint}: the parameters of {chapters} are "

@@ -4,7 +4,8 @@ Every function takes NumPy arrays (or what ``np.asarray`` accepts) and returns a
 ``Figure`` drawn with ``pyplot``, so a notebook's inline backend shows it when the cell ends;
 none calls ``plt.show()`` (elsewhere, use ``fig.savefig``). Figures are at most 7.5 inches
 wide: the book's text column at 1280 px is about 690 px, so a 100-dpi figure keeps its
-labels near their full size.
+labels near their full size. ``title`` is the figure's title, or the axes' when there is
+one axes; where a function gives it a default, its docstring says which.
 
 Each model keeps one color on every page (``MODEL_COLORS``); weight maps use a diverging
 colormap centered at zero (red positive, blue negative).
@@ -31,16 +32,11 @@ _ACCURACIES = {"top1": "top-1 accuracy (%)", "top5": "top-5 accuracy (%)"}
 def plot_history(history, title=None):
     """Learning curves of one run: loss, top-1 and top-5 accuracy, train vs validation.
 
-    Args:
-        history: dict with one value per epoch for ``loss``, ``top1`` and ``top5`` and,
-            when the run validated, ``val_loss``, ``val_top1`` and ``val_top5`` (the
-            ``history`` of a :class:`mlp_tutorial.Result`). Accuracies are fractions in
-            [0, 1]; they are drawn in percent.
-        title: figure title.
-
-    Returns:
-        A ``Figure`` with three axes (loss, top-1, top-5), each with a line labeled
-        ``train`` and, where present, one labeled ``validation``; x is the epoch, from 1.
+    ``history`` (a :class:`mlp_tutorial.Result`'s) has one value per epoch for ``loss``,
+    ``top1``, ``top5`` and, when the run validated, ``val_loss``, ``val_top1``, ``val_top5``;
+    accuracies are fractions in [0, 1], drawn in percent. Returns a ``Figure`` with three
+    axes (loss, top-1, top-5), each with a line labeled ``train`` and, where present, one
+    labeled ``validation``; x is the epoch, from 1.
 
     >>> fig = plot_history({"loss": [2.0, 1.5], "top1": [0.2, 0.4], "top5": [0.5, 0.7]})
     >>> [ax.get_ylabel() for ax in fig.axes]
@@ -48,11 +44,9 @@ def plot_history(history, title=None):
     >>> plt.close(fig)
     """
     ylabels = {"loss": "Loss", "top1": "Top-1 accuracy (%)", "top5": "Top-5 accuracy (%)"}
-    missing = [key for key in ylabels if key not in history]
-    if missing:
-        raise ValueError(
-            f"`history` needs the keys {missing} (one value per epoch); got keys {sorted(history)}."
-        )
+    if missing := [key for key in ylabels if key not in history]:
+        problem = f"needs the keys {missing} (one value per epoch); got keys {sorted(history)}"
+        raise ValueError(f"`history` {problem}.")
     fig, axes = plt.subplots(1, 3, figsize=(7.4, 2.8), layout="constrained")
     for ax, (key, ylabel) in zip(axes, ylabels.items(), strict=True):
         for split, name in (("train", key), ("validation", f"val_{key}")):
@@ -68,15 +62,10 @@ def plot_history(history, title=None):
 def plot_histories(histories, metric="val_top1", title=None):
     """Overlay one metric from several runs: one line per run, for comparisons.
 
-    Args:
-        histories: dict ``{run name: history}``, each history as in :func:`plot_history`.
-            Runs named like a model (``"mixer"``, ``"MLP-Mixer"``) get its color.
-        metric: the history key to draw, e.g. ``"val_top1"``, ``"loss"``. Accuracies are
-            drawn in percent.
-        title: axes title; by default the y label.
-
-    Returns:
-        A ``Figure`` with one axes and one line per run, labeled with the run's name.
+    ``histories``: ``{run name: history}``, each as in :func:`plot_history`; a run named like
+    a model (``"mixer"``, ``"MLP-Mixer"``) gets its color. ``metric``: the history key to
+    draw, e.g. ``"val_top1"``, ``"loss"`` (accuracies in percent). Returns a ``Figure`` with
+    one axes, titled by default with the y label, and one line per run, labeled with its name.
     """
     if not histories:
         raise ValueError("`histories` is empty; pass a dict {run name: history}.")
@@ -86,10 +75,8 @@ def plot_histories(histories, metric="val_top1", title=None):
     fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
     for index, (name, history) in enumerate(histories.items()):
         if metric not in history:
-            raise ValueError(
-                f"`metric`={metric!r} is not in the history of {name!r}; "
-                f"choose one of {sorted(history)}."
-            )
+            problem = f"is not in the history of {name!r}; choose one of {sorted(history)}"
+            raise ValueError(f"`metric`={metric!r} {problem}.")
         _draw_epochs(ax, history[metric], metric, label=name, color=_model_color(name, index))
     ax.set(ylabel=ylabel, title=title or ylabel)
     ax.legend(frameon=False)
@@ -109,49 +96,32 @@ def _draw_epochs(ax, values, metric, **style):
 
 
 def plot_image_grid(images, labels, class_names, ncols=8, title=None):
-    """Show images in a grid, each titled with its class name.
+    """Show images in rows of ``ncols``, one axes each, titled with its class name.
 
-    Args:
-        images: ``(N, H, W, 3)``, ``(N, H, W, 1)`` or ``(N, H, W)`` images, values 0-255.
-        labels: ``(N,)`` or ``(N, 1)`` integer class ids.
-        class_names: sequence mapping a class id to its name.
-        ncols: images per row.
-        title: figure title.
-
-    Returns:
-        A ``Figure`` with one axes per image, row by row, titled with its class name.
+    ``images``: ``(N, H, W, 3)``, ``(N, H, W, 1)`` or ``(N, H, W)``, values 0-255;
+    ``labels``: ``(N,)`` or ``(N, 1)`` class ids; ``class_names`` maps an id to its name.
     """
     images = _as_images(images, "images", batched=True)
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != len(images):
-        raise ValueError(
-            f"`labels` must have one entry per image; got {len(labels)} labels "
-            f"for {len(images)} images."
-        )
+        problem = f"got {len(labels)} labels for {len(images)} images"
+        raise ValueError(f"`labels` must have one entry per image; {problem}.")
     return _image_grid(images, [str(class_names[int(label)]) for label in labels], ncols, title)
 
 
 def plot_mixed_images(images, labels, class_names, ncols=4, title=None):
     """Show MixUp/CutMix images, each titled with the classes its soft label mixes.
 
-    Args:
-        images: ``(N, H, W, 3)`` images with values in 0-255 (float or uint8).
-        labels: ``(N, K)`` soft labels: each row's weights over the ``K`` classes.
-        class_names: sequence mapping a class id to its name.
-        ncols: images per row.
-        title: figure title.
-
-    Returns:
-        A ``Figure`` like :func:`plot_image_grid`'s, each title listing the (at most two)
-        classes with a weight above 0.5%, largest first, as ``0.62 cat``.
+    ``images``: ``(N, H, W, 3)``, values 0-255 (float or uint8); ``labels``: ``(N, K)`` soft
+    labels, each row's weights over the ``K`` classes. Returns a ``Figure`` like
+    :func:`plot_image_grid`'s, each title listing the (at most two) classes with a weight
+    above 0.5%, largest first, as ``0.62 cat``.
     """
     images = _as_images(images, "images", batched=True)
     labels = np.asarray(labels, dtype=float)
     if labels.ndim != 2 or len(labels) != len(images):
-        raise ValueError(
-            f"`labels` must be (N, K) soft labels, one row per image; got shape "
-            f"{labels.shape} for {len(images)} images."
-        )
+        problem = f"got shape {labels.shape} for {len(images)} images"
+        raise ValueError(f"`labels` must be (N, K) soft labels, one row per image; {problem}.")
     captions = []
     for row in labels:
         top = [k for k in np.argsort(-row, kind="stable")[:2] if row[k] > 0.005]
@@ -175,14 +145,10 @@ def _image_grid(images, captions, ncols, title):
 def plot_class_balance(labels, class_names, title=None):
     """Bar chart of how many images each class has.
 
-    Args:
-        labels: integer class ids, ``(N,)`` or ``(N, 1)``.
-        class_names: sequence of ``K`` class names; a class with no image gets a zero bar.
-        title: axes title; by default the number of images.
-
-    Returns:
-        A ``Figure`` with one axes of ``K`` bars (bar ``k`` is class ``k``), labeled with
-        the class names when there are at most 20, and a dashed line at the mean count.
+    ``labels``: class ids, ``(N,)`` or ``(N, 1)``; ``class_names``: ``K`` names. Returns a
+    ``Figure`` with one axes of ``K`` bars (bar ``k`` is class ``k``, zero if it has no
+    image), labeled with the class names when there are at most 20, and a dashed line at the
+    mean count; titled by default with the number of images.
     """
     labels = np.asarray(labels).reshape(-1).astype(int)
     num_classes = len(class_names)
@@ -208,16 +174,11 @@ def plot_class_balance(labels, class_names, title=None):
 def plot_patch_grid(image, patch_size, image_size=None, title=None):
     """Draw the patch boundaries on an image and number each patch in reading order.
 
-    Args:
-        image: ``(H, W, 3)``, ``(H, W, 1)`` or ``(H, W)`` image with values in 0-255.
-        patch_size: side ``p`` of the square patches, in pixels of the (resized) image.
-        image_size: resize to ``image_size x image_size`` first (bilinear, as the models
-            do); ``None`` keeps the image as it is.
-        title: axes title; by default the image size and the patch count.
-
-    Returns:
-        A ``Figure`` with one axes: the image, white grid lines on the patch boundaries
-        (the axes' ticks), and the patch numbers ``0 .. P-1``, row by row.
+    ``image``: ``(H, W, 3)``, ``(H, W, 1)`` or ``(H, W)``, values 0-255, resized first to
+    ``image_size x image_size`` if that is given (bilinear, as the models do); ``patch_size``:
+    the side ``p`` of the square patches. Returns a ``Figure`` with one axes: the image, white
+    grid lines on the patch boundaries (the axes' ticks) and the patch numbers ``0 .. P-1``,
+    row by row; titled by default with the image size and the patch count.
     """
     image = _as_images(image, "image", batched=False)
     patch_size = check_positive_int("patch_size", patch_size)
@@ -243,29 +204,20 @@ def plot_patch_grid(image, patch_size, image_size=None, title=None):
     for index in range(rows * cols):
         y, x = (np.array(divmod(index, cols)) + 0.5) * patch_size - 0.5
         ax.text(x, y, str(index), fontsize=min(11, 100 / max(rows, cols)), **style)
-    ax.set_title(
-        title
-        or f"{height}×{width} image → {rows}×{cols} = {rows * cols} patches "
-        f"of {patch_size}×{patch_size}"
-    )
+    patches = f"{rows}×{cols} = {rows * cols} patches of {patch_size}×{patch_size}"
+    ax.set_title(title or f"{height}×{width} image → {patches}")
     return fig
 
 
 def plot_patch_sequence(patches, patch_size, ncols=16, title=None):
     """Show a patch sequence as rows of tiles: the sequence of vectors the model sees.
 
-    Args:
-        patches: ``(P, p * p * C)`` flattened patches of one image (``C`` is 1 or 3), each
-            flattened in (row, column, channel) order: the output of
-            :class:`mlp_tutorial.Patches` for one image. uint8 values are drawn as they
-            are; floats are rescaled together (one min and max for all) to [0, 1].
-        patch_size: the patch side ``p``.
-        ncols: tiles per row.
-        title: axes title; by default the sequence's length and patch shape.
-
-    Returns:
-        A ``Figure`` with one axes showing the tiles row by row, one white pixel apart:
-        patch ``k`` is in the row labeled ``k - k % ncols`` and the column ``k % ncols``.
+    ``patches``: ``(P, p * p * C)`` flattened patches of one image (``C`` is 1 or 3), each in
+    (row, column, channel) order: :class:`mlp_tutorial.Patches`' output for one image. uint8
+    values are drawn as they are; floats are rescaled together (one min and max) to [0, 1].
+    Returns a ``Figure`` with one axes showing the tiles in rows of ``ncols``, one white pixel
+    apart: patch ``k`` is in the row labeled ``k - k % ncols`` and the column ``k % ncols``;
+    titled by default with the sequence's length and patch shape.
     """
     patches = np.asarray(patches)
     p = check_positive_int("patch_size", patch_size)
@@ -295,11 +247,8 @@ def plot_patch_sequence(patches, patch_size, ncols=16, title=None):
     ax.set_yticks(centers[:nrows], range(0, nrows * ncols, ncols), fontsize=8)
     ax.tick_params(length=0, top=True, labeltop=True, bottom=False, labelbottom=False)
     ax.spines[:].set_visible(False)
-    ax.set_title(
-        title
-        or f"The sequence the model sees: {num_patches} patches, "
-        f"each {p}×{p}×{channels} = {p * p * channels} numbers"
-    )
+    each = f"each {p}×{p}×{channels} = {p * p * channels} numbers"
+    ax.set_title(title or f"The sequence the model sees: {num_patches} patches, {each}")
     return fig
 
 
@@ -310,16 +259,10 @@ def plot_token_mixing_maps(weights, grid_shape, ncols=8, max_maps=16, title=None
     the weight hidden unit ``s`` gives each of the ``P`` patches, so reshaped to the patch
     grid it shows *where* in the image that unit looks (Tolstikhin et al., 2021, Fig. 5).
 
-    Args:
-        weights: ``(P, K)`` array; column ``k`` is one map over the ``P`` patches.
-        grid_shape: ``(rows, cols)`` of the patch grid, with ``rows * cols == P``.
-        ncols: maps per row.
-        max_maps: draw the first ``max_maps`` columns only.
-        title: figure title.
-
-    Returns:
-        A ``Figure`` with one axes per map, titled ``unit k``, each with its own color
-        scale, ``±max|map|``, so white is zero.
+    ``weights``: ``(P, K)``, column ``k`` one map; ``grid_shape``: ``(rows, cols)`` with
+    ``rows * cols == P``. Returns a ``Figure`` with one axes per map, for the first
+    ``max_maps`` columns in rows of ``ncols``, titled ``unit k``, each with its own color
+    scale, ``±max|map|``, so white is zero.
     """
     weights = np.asarray(weights, dtype=float)
     rows, cols = _check_grid(weights, grid_shape, "weights")
@@ -329,28 +272,20 @@ def plot_token_mixing_maps(weights, grid_shape, ncols=8, max_maps=16, title=None
         ax.imshow(weight_map, cmap=DIVERGING_CMAP, norm=CenteredNorm())
         ax.set(xticks=[], yticks=[])
         ax.set_title(f"unit {index}", fontsize=8, pad=2)
-    fig.suptitle(
-        title
-        or f"Token-mixing weights: {len(maps)} of {weights.shape[1]} hidden units "
-        f"over the {rows}×{cols} patch grid (red +, blue −)"
-    )
+    units = f"{len(maps)} of {weights.shape[1]} hidden units over the {rows}×{cols} patch grid"
+    fig.suptitle(title or f"Token-mixing weights: {units} (red +, blue −)")
     return fig
 
 
 def plot_spatial_projection(kernel, grid_shape, title=None):
     """Show which input patches a gMLP spatial gating unit lets each output patch see.
 
-    Args:
-        kernel: the SGU's spatial weight ``W``, shape ``(P, P)``; ``W[i, j]`` is the
-            weight from input patch ``j`` to output patch ``i``.
-        grid_shape: ``(rows, cols)`` of the patch grid, with ``rows * cols == P``.
-        title: figure title.
-
-    Returns:
-        A ``Figure`` with five panels sharing one diverging color scale, ``±max|W|``, and
-        one colorbar: the whole matrix ``W``, then the rows ``W[i]`` of four output patches
-        drawn as maps over the grid (top-left corner, middle of the top edge, center,
-        bottom-right corner), titled ``output patch i``, with patch ``i`` outlined.
+    ``kernel``: the SGU's spatial weight ``W``, ``(P, P)``; ``W[i, j]`` is the weight from
+    input patch ``j`` to output patch ``i``. ``grid_shape``: ``(rows, cols)`` with
+    ``rows * cols == P``. Returns a ``Figure`` with five panels sharing one diverging color
+    scale, ``±max|W|``, and one colorbar: the whole matrix ``W``, then the rows ``W[i]`` of
+    four output patches drawn as maps over the grid (top-left corner, middle of the top
+    edge, center, bottom-right corner), titled ``output patch i``, with patch ``i`` outlined.
     """
     kernel = np.asarray(kernel, dtype=float)
     rows, cols = _check_grid(kernel, grid_shape, "kernel")
@@ -358,9 +293,8 @@ def plot_spatial_projection(kernel, grid_shape, title=None):
     if kernel.shape[1] != size:
         raise ValueError(f"`kernel` must be a square (P, P) matrix; got shape {kernel.shape}.")
     corners = [(0, 0), (0, cols // 2), (rows // 2, cols // 2), (rows - 1, cols - 1)]
-    fig, axes = plt.subplot_mosaic(
-        [["W", "W", 0, 1], ["W", "W", 2, 3]], figsize=(7.2, 3.8), layout="constrained"
-    )
+    mosaic = [["W", "W", 0, 1], ["W", "W", 2, 3]]  # W on the left, four rows on the right
+    fig, axes = plt.subplot_mosaic(mosaic, figsize=(7.2, 3.8), layout="constrained")
     norm = CenteredNorm(halfrange=np.abs(kernel).max() or 1.0)
     image = axes["W"].imshow(kernel, cmap=DIVERGING_CMAP, norm=norm, interpolation="nearest")
     axes["W"].set(title=f"W ({size}×{size})", xlabel="input patch j", ylabel="output patch i")
@@ -375,16 +309,12 @@ def plot_spatial_projection(kernel, grid_shape, title=None):
 
 
 def plot_spectrum(x, title=None):
-    """What FNet's token mixing does to one sequence: input, |FFT2| and Re(FFT2).
+    """What FNet's token mixing does to one sequence ``x``: input, |FFT2| and Re(FFT2).
 
-    Args:
-        x: one sequence, ``(P, C)`` real values (e.g. the patch embeddings of one image).
-        title: figure title.
-
-    Returns:
-        A ``Figure`` with three panels stacked, each with its colorbar: ``x``; the magnitude
-        ``|FFT2(x)|`` on a log color scale, frequency zero in the middle (axes in frequency
-        units); and ``Re(FFT2(x))``, the ``(P, C)`` table FNet adds to its input.
+    ``x``: ``(P, C)`` real values (e.g. the patch embeddings of one image). Returns a
+    ``Figure`` with three panels stacked, each with its colorbar: ``x``; the magnitude
+    ``|FFT2(x)|`` on a log color scale, frequency zero in the middle (axes in frequency
+    units); and ``Re(FFT2(x))``, the ``(P, C)`` table FNet adds to its input.
     """
     x = np.asarray(x, dtype=float)
     if x.ndim != 2:
@@ -392,10 +322,8 @@ def plot_spectrum(x, title=None):
     spectrum = np.fft.fft2(x)
     magnitude = np.fft.fftshift(np.abs(spectrum))
     fig, axes = plt.subplots(3, 1, figsize=(7.0, 7.5), layout="constrained")
-    for ax, values, panel_title in (
-        (axes[0], x, "input x"),
-        (axes[2], spectrum.real, "Re(FFT2(x)): what FNet keeps"),
-    ):
+    panels = [(axes[0], x, "input x"), (axes[2], spectrum.real, "Re(FFT2(x)): what FNet keeps")]
+    for ax, values, panel_title in panels:
         image = ax.imshow(values, cmap=DIVERGING_CMAP, norm=CenteredNorm(), aspect="auto")
         fig.colorbar(image, ax=ax)
         ax.set(title=panel_title, xlabel="channel", ylabel="patch")
@@ -403,13 +331,9 @@ def plot_spectrum(x, title=None):
     freq_p, freq_c = (np.fft.fftshift(np.fft.fftfreq(n, 1 / n)) for n in x.shape)
     vmax = magnitude.max() or 1.0
     vmin = max(magnitude[magnitude > 0].min(initial=vmax), 1e-6 * vmax)
-    image = axes[1].imshow(
-        magnitude,
-        cmap="magma",
-        norm=LogNorm(vmin, vmax, clip=True),
-        aspect="auto",
-        extent=(freq_c[0] - 0.5, freq_c[-1] + 0.5, freq_p[-1] + 0.5, freq_p[0] - 0.5),
-    )
+    extent = (freq_c[0] - 0.5, freq_c[-1] + 0.5, freq_p[-1] + 0.5, freq_p[0] - 0.5)
+    norm = LogNorm(vmin, vmax, clip=True)
+    image = axes[1].imshow(magnitude, cmap="magma", norm=norm, aspect="auto", extent=extent)
     fig.colorbar(image, ax=axes[1])
     axes[1].set(xlabel="channel frequency", ylabel="sequence frequency")
     axes[1].set_title("|FFT2(x)|, log scale, zero frequency at the center")
@@ -422,15 +346,10 @@ def plot_scaling(num_patches, seconds, title=None):
     """Log-log plot of time per image against sequence length, with fitted slopes.
 
     A cost that grows as ``P**k`` is a straight line of slope ``k`` on log-log axes.
-
-    Args:
-        num_patches: ``(N,)`` sequence lengths ``P`` that were timed, ``N >= 2``.
-        seconds: dict ``{label: (N,) seconds per image}``, one entry per block.
-        title: axes title.
-
-    Returns:
-        A ``Figure`` with one log-log axes: for each block the measured points and the
-        least-squares line through their logs, dashed; the legend gives each slope.
+    ``num_patches``: the ``N >= 2`` sequence lengths ``P`` timed, ``(N,)``; ``seconds``:
+    ``{label: (N,) seconds per image}``, one entry per block. Returns a ``Figure`` with one
+    log-log axes: for each block the measured points and the least-squares line through
+    their logs, dashed; the legend gives each slope.
     """
     num_patches = np.asarray(num_patches, dtype=float).ravel()
     if len(num_patches) < 2:
@@ -457,22 +376,13 @@ def plot_scaling(num_patches, seconds, title=None):
 
 
 def plot_lr_schedule(steps, values, title=None):
-    """The learning rate over training, as one line.
-
-    Args:
-        steps: ``(N,)`` training steps.
-        values: ``(N,)`` learning rates.
-        title: axes title; by default "Learning-rate schedule".
-
-    Returns:
-        A ``Figure`` with one axes and one line, ``values`` against ``steps``.
-    """
+    """The learning rate over training: one line, ``values`` (``(N,)`` learning rates)
+    against ``steps`` (``(N,)`` training steps); titled by default "Learning-rate schedule"."""
     steps = np.asarray(steps, dtype=float).ravel()
     values = np.asarray(values, dtype=float).ravel()
     if steps.shape != values.shape:
-        raise ValueError(
-            f"`steps` and `values` must have the same length; got {len(steps)} and {len(values)}."
-        )
+        problem = f"got {len(steps)} and {len(values)}"
+        raise ValueError(f"`steps` and `values` must have the same length; {problem}.")
     fig, ax = plt.subplots(figsize=(6.0, 3.2), layout="constrained")
     ax.plot(steps, values)
     ax.set(xlabel="Training step", ylabel="Learning rate", ylim=(0, None))

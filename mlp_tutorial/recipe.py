@@ -111,13 +111,9 @@ def warmup_cosine(learning_rate, total_steps, warmup_fraction=0.1, alpha=0.0):
     """
     total_steps = check_positive_int("total_steps", total_steps)
     warmup_steps = max(1, round(check_rate("warmup_fraction", warmup_fraction) * total_steps))
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0,
-        decay_steps=max(1, total_steps - warmup_steps),
-        alpha=alpha,
-        warmup_target=learning_rate,
-        warmup_steps=warmup_steps,
-    )
+    decay = dict(decay_steps=max(1, total_steps - warmup_steps), alpha=alpha)
+    warmup = dict(warmup_target=learning_rate, warmup_steps=warmup_steps)
+    return keras.optimizers.schedules.CosineDecay(initial_learning_rate=0.0, **decay, **warmup)
 
 
 def learning_rate_for(recipe, learning_rate, total_steps=None):
@@ -135,9 +131,8 @@ def loss_for(recipe):
     recipe = get_recipe(recipe)
     if not recipe.one_hot:
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    return keras.losses.CategoricalCrossentropy(
-        from_logits=True, label_smoothing=recipe.label_smoothing
-    )
+    smoothing = recipe.label_smoothing
+    return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=smoothing)
 
 
 def metrics_for(recipe):
@@ -152,14 +147,9 @@ def metrics_for(recipe):
 
 def compile_model(model, *, learning_rate, weight_decay, recipe="seed", total_steps=None):
     """Compile ``model``: AdamW and the recipe's loss, learning rate and metrics."""
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            learning_rate=learning_rate_for(recipe, learning_rate, total_steps),
-            weight_decay=weight_decay,
-        ),
-        loss=loss_for(recipe),
-        metrics=metrics_for(recipe),
-    )
+    lr = learning_rate_for(recipe, learning_rate, total_steps)
+    optimizer = keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay)
+    model.compile(optimizer=optimizer, loss=loss_for(recipe), metrics=metrics_for(recipe))
 
 
 class BatchMixing:

@@ -57,7 +57,7 @@ class Result:
     train_images_per_second: float
     wall_time_s: float
     epochs_run: int
-    record: dict
+    record: dict = dataclasses.field(default_factory=dict)  # run_experiment fills it in
     epochs_resumed: int = 0
 
 
@@ -220,7 +220,7 @@ def run_experiment(
         results_path, config: where to write the JSON record; the chapter's settings.
         distribution: a ``keras.distribution.Distribution`` (JAX; build the model in its
             scope) to train over several devices; None: Keras' current one, usually none.
-        extra_callbacks: more Keras callbacks, run after the built-in ones.
+        extra_callbacks: more callbacks, run before the backup, which saves their logs and stops.
     """
     settings = {key: value for key, value in locals().items() if key in _SETTINGS}
     recipe, recipe_name = _check_inputs(model, dataset, epochs, batch_size, recipe)
@@ -229,8 +229,9 @@ def run_experiment(
     distribution = _check_distribution(distribution, model, batch_size, splits)
     with distribution.scope() if distribution else contextlib.nullcontext():
         _compile(model, splits, settings, recipe)
-        callbacks, log, backup = _callbacks(settings, checkpoint_dir, model, dataset)
-        callbacks += extra_callbacks
+        callbacks, log, backup = _callbacks(
+            settings, checkpoint_dir, model, dataset, extra_callbacks
+        )
         history, seconds = _fit(model, splits, settings, recipe, callbacks, backup)
         result = _evaluate(model, dataset, batch_size, splits[2], history, seconds, log, backup)
     devices = distribution.device_mesh.devices.size if distribution else 1
@@ -269,20 +270,16 @@ def _check_distribution(distribution, model, batch_size, splits):
     distribution = distribution or keras.distribution.distribution()
     if distribution is None:
         return None
-    if keras.backend.backend() != "jax":
-        raise ValueError(
-            f"`distribution` needs KERAS_BACKEND=jax; got {keras.backend.backend()!r}."
-        )
+    if (backend := keras.backend.backend()) != "jax":
+        raise ValueError(f"`distribution` needs KERAS_BACKEND=jax; got {backend!r}.")
     devices = distribution.device_mesh.devices.size
-    outside = [v.path for v in model.variables if len(v.value.sharding.device_set) != devices]
-    if outside:
+    if outside := [v.path for v in model.variables if len(v.value.sharding.device_set) != devices]:
         raise ValueError(
             f"`distribution` spans {devices} devices, but the model's variables ({outside[0]}"
             "...) were made outside it: build the model inside `with distribution.scope():`."
         )
     sizes = {batch_size} | {len(x) % batch_size for x, _ in splits}  # full and last batches
-    uneven = sorted(size for size in sizes - {0} if size % devices)
-    if uneven:
+    if uneven := sorted(size for size in sizes - {0} if size % devices):
         raise ValueError(
             f"`batch_size` {batch_size} makes batches of {uneven} images, which do not split "
             f"evenly over {devices} devices; choose one whose batches all do."
@@ -314,17 +311,14 @@ def _prepare(dataset, recipe, recipe_name, settings):
 def _compile(model, splits, settings, recipe):
     """Normalize with the training images' statistics; compile for the whole run's steps."""
     adapt_normalization(model, splits[0][0])
-    compile_model(
-        model,
-        learning_rate=settings["learning_rate"],
-        weight_decay=settings["weight_decay"],
-        recipe=recipe,
-        total_steps=settings["epochs"] * settings["steps_per_epoch"],
-    )
+    lr, decay = settings["learning_rate"], settings["weight_decay"]
+    total = settings["epochs"] * settings["steps_per_epoch"]
+    compile_model(model, learning_rate=lr, weight_decay=decay, recipe=recipe, total_steps=total)
 
 
-def _callbacks(settings, checkpoint_dir, model, dataset):
-    """The built-in callbacks in order, the epoch log, and the backup (None without
+def _callbacks(settings, checkpoint_dir, model, dataset, extra):
+    """The callbacks in order (``extra`` just before the backup, which then saves what they
+    log and a stop they ask for), the epoch log, and the backup (None without
     ``checkpoint_dir``; refused if it holds another run)."""
     log = EpochLog(settings["epochs"], settings["train_images"])
     plateau, early = settings["reduce_lr_patience"], settings["early_stopping_patience"]
@@ -342,9 +336,9 @@ def _callbacks(settings, checkpoint_dir, model, dataset):
         if done > epochs:
             raise backup.error(f"it holds {done} epochs, more than epochs={epochs}")
         if done:
-            then = "early stopping had ended it" if backup.stopped else f"on to epoch {done + 1}"
+            then = "it had stopped early" if backup.stopped else f"on to epoch {done + 1}"
             print(f"Resuming from {checkpoint_dir}: {done}/{epochs} epochs done; {then}.")
-    callbacks = [EpochSeeds(settings["seed"]), log, plateau, early, backup]
+    callbacks = [EpochSeeds(settings["seed"]), log, plateau, early, *extra, backup]
     return [callback for callback in callbacks if callback is not None], log, backup
 
 
@@ -378,10 +372,8 @@ def _evaluate(model, dataset, batch_size, test, history, seconds, log, backup):
     """Test the model on ``test``, print one line, and return the run's :class:`Result`."""
     metrics = model.evaluate(*test, batch_size=batch_size, verbose=0, return_dict=True)
     top1, top5, loss = (float(metrics[key]) for key in ("top1", "top5", "loss"))
-    print(
-        f"test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}"
-        f"  ({dataset.name}, {len(test[0]):,} test images)"
-    )
+    where = f"{dataset.name}, {len(test[0]):,} test images"
+    print(f"test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}  ({where})")
     return Result(
         history=history,
         test_top1=top1,
@@ -391,7 +383,6 @@ def _evaluate(model, dataset, batch_size, test, history, seconds, log, backup):
         train_images_per_second=float(log.images_per_second()),
         wall_time_s=seconds,
         epochs_run=len(history.get("loss", [])),
-        record={},
         epochs_resumed=backup.epochs_restored if backup else 0,
     )
 
@@ -399,18 +390,14 @@ def _evaluate(model, dataset, batch_size, test, history, seconds, log, backup):
 def make_record(model, dataset, result, *, config, training):
     """The JSON-able results record described in DESIGN.md: ``config`` holds the chapter's
     settings as passed, ``model_config`` the Keras config of the model that ran."""
+    data = dict(name=dataset.name, source=dataset.source, num_classes=dataset.num_classes)
     return {
         "model": model.name,
         "config": dict(config or {}),
         "model_config": model_config(model),
         "precision": keras.config.dtype_policy().name,
         "training": training,
-        "dataset": dict(
-            name=dataset.name,
-            source=dataset.source,
-            num_classes=dataset.num_classes,
-            test_images=len(dataset.x_test),
-        ),
+        "dataset": {**data, "test_images": len(dataset.x_test)},
         "history": result.history,
         "epochs_run": result.epochs_run,
         "test": {"top1": result.test_top1, "top5": result.test_top5, "loss": result.test_loss},

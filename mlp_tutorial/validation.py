@@ -39,13 +39,13 @@ def _reject(name, value, needed, *, ok=None, problem="is not valid"):
     raise ParameterError(name, value, message) from None
 
 
-def _hint(value, choices):
+def suggest(value, choices):
     """`` (did you mean 'x'?)`` for a near miss among ``choices``, else ``""``."""
     close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _check_int(name, value, minimum, *, allow_none=False):
+def check_int(name, value, minimum, *, allow_none=False):
     """Return ``value`` as an int if it is an int >= ``minimum`` (or None when allowed)."""
     if allow_none and value is None:
         return None
@@ -57,7 +57,7 @@ def _check_int(name, value, minimum, *, allow_none=False):
 
 def check_positive_int(name, value):
     """Return ``value`` as an int if it is an int >= 1, else raise a ``ParameterError``."""
-    return _check_int(name, value, 1)
+    return check_int(name, value, 1)
 
 
 def check_rate(name, value):
@@ -81,7 +81,7 @@ def check_choice(name, value, choices):
     choices = tuple(choices)
     if value not in choices:
         valid = ", ".join(repr(c) for c in choices)
-        _reject(name, value, f"one of {valid}", problem=f"is not valid{_hint(value, choices)}")
+        _reject(name, value, f"one of {valid}", problem=f"is not valid{suggest(value, choices)}")
     return value
 
 
@@ -133,9 +133,8 @@ def _recipe_list(name, value):
         _reject(name, value, needed, ok=lambda v: isinstance(v, (list, tuple)))
     for item in value:
         if item not in recipes:
-            _reject(name, value, needed, problem=f"is not valid: {item!r}{_hint(item, recipes)}")
-    repeated = [item for item in value if value.count(item) > 1]
-    if repeated:
+            _reject(name, value, needed, problem=f"is not valid: {item!r}{suggest(item, recipes)}")
+    if repeated := [item for item in value if value.count(item) > 1]:
         _reject(name, value, needed, problem=f"is not valid: {repeated[0]!r} repeats")
     return [str(item) for item in value]
 
@@ -164,8 +163,8 @@ _CHECKS = {
     "dropout_rate": check_rate,
     "learning_rate": lambda n, v: _check_number(n, v, minimum=0, inclusive=False),
     "weight_decay": lambda n, v: _check_number(n, v, minimum=0, inclusive=True),
-    "train_limit": lambda n, v: _check_int(n, v, MIN_TRAIN_LIMIT, allow_none=True),
-    "seed": lambda n, v: _check_int(n, v, 0),
+    "train_limit": lambda n, v: check_int(n, v, MIN_TRAIN_LIMIT, allow_none=True),
+    "seed": lambda n, v: check_int(n, v, 0),
     "results_dir": _writable_folder,
     "checkpoint_dir": lambda n, v: None if v is None else _writable_folder(n, v),
     "recipe": _one_of("recipe"),
@@ -198,7 +197,7 @@ def validate_parameters(**params):
     for name, value in params.items():
         if name not in _CHECKS:
             known = ", ".join(KNOWN_PARAMETERS)
-            hint = _hint(name, KNOWN_PARAMETERS)
+            hint = suggest(name, KNOWN_PARAMETERS)
             message = f"unknown parameter `{name}`={value!r}{hint}; known parameters: {known}."
             raise ParameterError(name, value, message)
     checked = {name: _CHECKS[name](name, value) for name, value in params.items()}

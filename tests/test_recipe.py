@@ -295,8 +295,8 @@ class Interrupt(keras.callbacks.Callback):
         super().__init__()
         self.after = after
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.after:
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.after:
             raise Interrupted(f"interrupted after epoch {self.after}")
 
 

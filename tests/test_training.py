@@ -60,15 +60,36 @@ class Interrupted(Exception):
 
 
 class Interrupt(keras.callbacks.Callback):
-    """Kill the run at the end of epoch ``after`` (1-based)."""
+    """Kill the run after epoch ``after`` (1-based) and its backup: as the next one starts
+    (an extra callback's ``on_epoch_end`` runs before the backup's)."""
 
     def __init__(self, after):
         super().__init__()
         self.after = after
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.after:
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.after:
             raise Interrupted(f"interrupted after epoch {self.after}")
+
+
+class DieAtTrainEnd(keras.callbacks.Callback):
+    """Kill the run after its last epoch (and its backup), before the evaluation."""
+
+    def on_train_end(self, logs=None):
+        raise Interrupted("died before evaluation")
+
+
+class MarkAndStop(keras.callbacks.Callback):
+    """Log ``marker`` = the epoch (0-based) and stop the run at the end of epoch ``stop``."""
+
+    def __init__(self, stop):
+        super().__init__()
+        self.stop = stop
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["marker"] = float(epoch)
+        if epoch + 1 == self.stop:
+            self.model.stop_training = True
 
 
 class SeenEpochs(keras.callbacks.Callback):
@@ -194,11 +215,6 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
 
 def test_resume_after_early_stopping_trains_no_more(dataset, tmp_path, capsys):
     """Killed after early stopping but before the end: the rerun only evaluates."""
-
-    class DieAtTrainEnd(keras.callbacks.Callback):
-        def on_train_end(self, logs=None):
-            raise Interrupted("died before evaluation")
-
     # learning rate 0: the validation loss never improves, so patience 1 stops at epoch 2
     settings = dict(epochs=5, learning_rate=0.0, early_stopping_patience=1)
     whole = train(dataset, **settings)
@@ -209,10 +225,30 @@ def test_resume_after_early_stopping_trains_no_more(dataset, tmp_path, capsys):
     capsys.readouterr()
     seen = SeenEpochs()
     resumed = train(dataset, **settings, checkpoint_dir=folder, extra_callbacks=[seen])
-    assert "early stopping had ended it" in capsys.readouterr().out
+    assert "it had stopped early" in capsys.readouterr().out
     assert seen.epochs == []
     assert resumed.history == whole.history
     assert resumed.test_loss == whole.test_loss
+    assert not folder.exists()
+
+
+def test_backup_keeps_what_extra_callbacks_log_and_their_stop(dataset, tmp_path):
+    """Extra callbacks run before the backup: the ``marker`` one logs each epoch and the
+    stop it asks for at epoch 2 of 4 are saved, so a rerun after a crash restores both:
+    the marker for every epoch, and no training past the stop."""
+    folder = tmp_path / "backup"
+    settings = dict(epochs=4, learning_rate=1e-2, checkpoint_dir=folder)
+    with pytest.raises(Interrupted):
+        train(dataset, **settings, extra_callbacks=[MarkAndStop(2), DieAtTrainEnd()])
+    state = json.loads((folder / "state.json").read_text())
+    assert (state["epochs_done"], state["stopped"]) == (2, True)
+    assert state["history"]["marker"] == [0.0, 1.0]
+    seen = SeenEpochs()
+    resumed = train(dataset, **settings, extra_callbacks=[MarkAndStop(2), seen])
+    assert seen.epochs == []
+    assert (resumed.epochs_run, resumed.epochs_resumed) == (2, 2)
+    assert resumed.history["marker"] == [0.0, 1.0]
+    assert len(resumed.history["loss"]) == 2
     assert not folder.exists()
 
 

@@ -1,0 +1,49 @@
+"""benchmarks/time_to_accuracy.py: the ratio it reports, and the callback that stops at target."""
+
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import time_to_accuracy as tta  # noqa: E402
+
+
+def history(seconds, top1):
+    n = len(seconds)
+    return dict(train_seconds=seconds, test_top1=top1, test_top5=[0.9] * n,
+                test_seconds=[5.0] * n, loss=[1.0] * n, val_top1=[0.4] * n)  # fmt: skip
+
+
+def test_ratio_is_the_example_time_over_ours_at_the_first_epoch_on_target():
+    summary = tta.summarize(history([60, 60, 90], [0.30, 0.48, 0.50]), [400, 500, 450], 0.4758)
+    # The example: 50 epochs x 45,000 images at the seed's median 450 images/s.
+    assert summary["example_minutes"] == pytest.approx(50 * 45_000 / 450 / 60)
+    assert summary["reached_epoch"] == 2
+    assert summary["minutes_to_target"] == pytest.approx(2.0)  # two epochs of 60 s
+    assert summary["ratio"] == pytest.approx(50 * 45_000 / 450 / 60 / 2.0)
+    assert [e["train_minutes_total"] for e in summary["epochs"]] == pytest.approx([1, 2, 3.5])
+    assert summary["best_test_top1"] == 0.50
+
+
+def test_a_run_that_misses_the_target_has_no_ratio():
+    summary = tta.summarize(history([60, 60], [0.30, 0.40]), [450], 0.4758)
+    assert summary["reached_epoch"] is None and summary["ratio"] is None
+    assert summary["best_test_top1"] == 0.40
+
+
+def test_the_callback_logs_test_accuracy_and_stops_at_the_target():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 3, 64)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(keras.optimizers.SGD(learning_rate=0.0), loss)  # the weights stay put
+    expected = float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y))
+    callback = tta.test_callback(x, y, target=0.0)  # any accuracy reaches 0
+    fit = model.fit(x, y, epochs=5, batch_size=64, callbacks=[callback], verbose=0)
+    assert len(fit.history["loss"]) == 1  # stopped after the first epoch
+    assert fit.history["test_top5"] == [1.0]  # three classes: always in the top 5
+    assert fit.history["test_top1"] == [pytest.approx(expected)]
+    assert fit.history["train_seconds"][0] > 0
