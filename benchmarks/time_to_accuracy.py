@@ -185,7 +185,8 @@ def train(args, settings, dataset):
     return mlp_tutorial.run_experiment(
         model, dataset, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=settings["learning_rate"], weight_decay=args.weight_decay,
-        seed=args.seed, recipe=args.recipe, early_stopping_patience=args.epochs,
+        seed=args.seed, recipe=args.recipe, precision=args.precision,
+        early_stopping_patience=args.epochs,
         checkpoint_dir=args.checkpoint_dir,
         extra_callbacks=[test_callback(dataset.x_test, dataset.y_test, args.target)],
     )  # fmt: skip

@@ -35,7 +35,7 @@ def run_fingerprint(model, dataset, settings):
     train, test = _digest(dataset.x_train, dataset.y_train), _digest(dataset.x_test, dataset.y_test)
     data = {"name": dataset.name, "source": dataset.source, "train": train, "test": test}
     return {  # the model last: a change of precision alters every layer in it
-        "precision": keras.config.dtype_policy().name,
+        "precision": model.dtype_policy.name,
         "data": data,
         "settings": settings,
         "model": _unnumbered(model_config(model)),

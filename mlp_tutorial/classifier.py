@@ -12,6 +12,9 @@ from mlp_tutorial.validation import check_choice, check_positive_int, check_rate
 
 BLOCKS = {"mixer": MixerBlock, "fnet": FNetBlock, "gmlp": GMLPBlock}
 MODEL_NAMES = tuple(BLOCKS)
+#: Keras dtype policies to build under (``keras.config.set_dtype_policy``): float32, or
+#: 16-bit compute with float32 weights (bfloat16 for CPUs and TPUs, float16 for GPUs).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 # The Keras example's configuration (image 64, patch 8, dim 256, 4 blocks, dropout 0.2).
 DEFAULTS = dict(image_size=64, patch_size=8, embedding_dim=256, num_blocks=4, dropout_rate=0.2)
@@ -62,7 +65,9 @@ def build_classifier(
         x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     x = layers.Dropout(dropout_rate, name="head_dropout")(x)
-    logits = layers.Dense(num_classes, name="logits")(x)
+    # float32 logits under mixed precision too, as Keras' mixed-precision guide advises:
+    # a 16-bit softmax loses small probabilities, and TensorFlow's top-k takes no bfloat16.
+    logits = layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name=name)
 
 

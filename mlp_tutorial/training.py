@@ -36,10 +36,11 @@ import numpy as np
 
 from mlp_tutorial.augment import adapt_normalization, uses_randaugment
 from mlp_tutorial.checkpoint import TrainingBackup, model_config, run_fingerprint
+from mlp_tutorial.classifier import PRECISIONS
 from mlp_tutorial.environment import environment
 from mlp_tutorial.recipe import RECIPES, BatchMixing, compile_model, get_recipe, learning_rate_for
 from mlp_tutorial.records import write_record
-from mlp_tutorial.validation import check_positive_int
+from mlp_tutorial.validation import check_choice, check_positive_int
 
 # Purposes for np.random.default_rng([seed, purpose, ...]): independent streams.
 _DATA_ORDER, _LAYER_SEEDS, _BATCH_MIXING = 1, 2, 3
@@ -199,6 +200,7 @@ def run_experiment(
     early_stopping_patience=10,
     reduce_lr_patience=5,
     recipe="seed",
+    precision=None,
     checkpoint_dir=None,
     results_path=None,
     config=None,
@@ -215,6 +217,8 @@ def run_experiment(
         early_stopping_patience, reduce_lr_patience: epochs without a lower validation
             loss (no plateau halving when the recipe has a schedule).
         recipe: a name from :data:`~mlp_tutorial.recipe.RECIPES` or a ``Recipe``.
+        precision: the dtype policy the model was built under, checked (None: not checked);
+            build under ``keras.config.set_dtype_policy(precision)``. Recorded either way.
         checkpoint_dir: back up each epoch there: a rerun of the same run resumes
             exactly, a changed one is refused (:mod:`mlp_tutorial.checkpoint`).
         results_path, config: where to write the JSON record; the chapter's settings.
@@ -223,7 +227,7 @@ def run_experiment(
         extra_callbacks: more callbacks, run before the backup, which saves their logs and stops.
     """
     settings = {key: value for key, value in locals().items() if key in _SETTINGS}
-    recipe, recipe_name = _check_inputs(model, dataset, epochs, batch_size, recipe)
+    recipe, recipe_name = _check_inputs(model, dataset, epochs, batch_size, recipe, precision)
     set_seed(seed)
     splits = _prepare(dataset, recipe, recipe_name, settings)
     distribution = _check_distribution(distribution, model, batch_size, splits)
@@ -244,10 +248,16 @@ def run_experiment(
     return result
 
 
-def _check_inputs(model, dataset, epochs, batch_size, recipe):
+def _check_inputs(model, dataset, epochs, batch_size, recipe, precision):
     """Check the arguments against each other; return the recipe and its name (or None)."""
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)
+    built = model.dtype_policy.name
+    if precision is not None and check_choice("precision", precision, PRECISIONS) != built:
+        raise ValueError(
+            f"`precision`={precision!r}, but the model was built under {built!r}: call "
+            f"keras.config.set_dtype_policy({precision!r}) before building it."
+        )
     recipe, name = get_recipe(recipe), recipe
     if not isinstance(name, str):  # a Recipe: its name, if it has one
         name = next((key for key, value in RECIPES.items() if value == recipe), None)
@@ -395,7 +405,7 @@ def make_record(model, dataset, result, *, config, training):
         "model": model.name,
         "config": dict(config or {}),
         "model_config": model_config(model),
-        "precision": keras.config.dtype_policy().name,
+        "precision": model.dtype_policy.name,
         "training": training,
         "dataset": {**data, "test_images": len(dataset.x_test)},
         "history": result.history,

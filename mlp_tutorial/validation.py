@@ -144,7 +144,8 @@ def _choices(kind):
     from mlp_tutorial import augment, classifier, data, recipe
 
     names = dict(model=classifier.MODEL_NAMES, dataset=data.DATASET_NAMES)
-    return dict(names, recipe=tuple(recipe.RECIPES), augmentation=augment.AUGMENTATIONS)[kind]
+    names.update(precision=classifier.PRECISIONS, recipe=tuple(recipe.RECIPES))
+    return dict(names, augmentation=augment.AUGMENTATIONS)[kind]
 
 
 def _one_of(kind):
@@ -165,6 +166,7 @@ _CHECKS = {
     "weight_decay": lambda n, v: _check_number(n, v, minimum=0, inclusive=True),
     "train_limit": lambda n, v: check_int(n, v, MIN_TRAIN_LIMIT, allow_none=True),
     "seed": lambda n, v: check_int(n, v, 0),
+    "precision": _one_of("precision"),
     "results_dir": _writable_folder,
     "checkpoint_dir": lambda n, v: None if v is None else _writable_folder(n, v),
     "recipe": _one_of("recipe"),

@@ -140,6 +140,7 @@ def test_good_parameters_come_back_normalized(tmp_path):
         weight_decay=0,
         train_limit=None,
         seed=42,
+        precision="mixed_bfloat16",
         results_dir=tmp_path / "results",
         checkpoint_dir=None,
         recipe="modern",

@@ -429,6 +429,24 @@ def test_zero_epochs_is_an_error(dataset):
         run_experiment(model, dataset, epochs=0)
 
 
+def test_mixed_precision_trains_with_float32_logits_and_is_recorded(dataset):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        result = train(dataset, epochs=1, precision="mixed_bfloat16")
+        model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    block = model.get_layer("gmlp_block_0")
+    assert (block.compute_dtype, block.variable_dtype) == ("bfloat16", "float32")
+    assert keras.backend.standardize_dtype(model.output.dtype) == "float32"
+    assert result.record["precision"] == "mixed_bfloat16"
+    assert math.isfinite(result.history["loss"][0])
+    with pytest.raises(ValueError, match=r"set_dtype_policy\('float32'\) before"):
+        run_experiment(model, dataset, epochs=1, precision="float32")
+    with pytest.raises(ValueError, match="`precision`='bf16'.*'mixed_bfloat16'"):
+        run_experiment(model, dataset, epochs=1, precision="bf16")
+
+
 def test_class_count_mismatch_is_an_error(dataset):
     model = build_model("gmlp", num_classes=100, **SMALL)
     with pytest.raises(ValueError, match="100 outputs.*10 classes.*num_classes=10"):
