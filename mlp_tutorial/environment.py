@@ -2,9 +2,13 @@
 
 import importlib
 import platform
+import textwrap
 
 import keras
 import numpy as np
+
+#: The longest line a run card prints: what a page at 1280 px shows without scrolling.
+LINE_WIDTH = 88
 
 
 def device_name():
@@ -47,14 +51,19 @@ def environment():
 
 def print_run_card(data, /, **settings):
     """Print what this execution uses: ``data.source`` (the dataset actually loaded),
-    backend, device, versions, and a line per ``settings`` item (the chapter's parameters)."""
+    backend, device, precision (Keras' dtype policy in force), versions, and a line per
+    ``settings`` item (the chapter's parameters) but ``precision``. A value too long for a
+    line of ``LINE_WIDTH`` characters goes on under itself."""
     env = environment()
     rows = [
         ("data", data.source),
         ("backend", env["backend"]),
         ("device", env["device"]),
+        ("precision", keras.config.dtype_policy().name),
         ("versions", ", ".join(f"{k} {v}" for k, v in env["versions"].items())),
-        *((key, repr(value)) for key, value in settings.items()),
-    ]
+        *((key, repr(value)) for key, value in settings.items() if key != "precision"),
+    ]  # the precision in force, not the one asked for
     width = max(len(key) for key, _ in rows)
-    print("Run card\n" + "\n".join(f"  {key:<{width}}  {value}" for key, value in rows))
+    options = dict(width=LINE_WIDTH, subsequent_indent=" " * (width + 4), break_on_hyphens=False)
+    lines = [textwrap.fill(v, initial_indent=f"  {k:<{width}}  ", **options) for k, v in rows]
+    print("Run card\n" + "\n".join(lines))

@@ -148,12 +148,17 @@ class EpochSeeds(keras.callbacks.Callback):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Print one line per epoch, log its learning rate, and time its training steps."""
+    """Print one line per epoch under a header (88 characters at most), log the epoch's
+    learning rate, and time its training steps."""
+
+    COLUMNS = "loss top1 top5 val_loss val_top1 val_top5 lr".split()
 
     def __init__(self, epochs, images_per_epoch, printer=print):
         super().__init__()
         self.epochs, self.images_per_epoch, self.printer = epochs, images_per_epoch, printer
         self.seconds = []  # per epoch, validation excluded
+        self.width = max(5, len(f"{epochs}/{epochs}"))
+        self.header = f"{'epoch':>{self.width}}" + "".join(f"  {c:>8}" for c in self.COLUMNS)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -166,13 +171,13 @@ class EpochLog(keras.callbacks.Callback):
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         logs = logs if logs is not None else {}
         logs.setdefault("learning_rate", lr)
-        get = {key: logs.get(key, math.nan) for key in ("loss", "top1", "top5")}
-        val = {key: logs.get(f"val_{key}", math.nan) for key in get}
-        self.printer(
-            f"epoch {epoch + 1:>3}/{self.epochs}  loss {get['loss']:.4f}  top1 {get['top1']:.3f}"
-            f"  top5 {get['top5']:.3f}  | val_loss {val['loss']:.4f}  val_top1 {val['top1']:.3f}"
-            f"  val_top5 {val['top5']:.3f}  | lr {lr:.2e}"
-        )
+        if self.header:  # before the first epoch this call prints, resumed or not
+            self.printer(self.header)
+            self.header = None
+        values = [logs.get(key, math.nan) for key in self.COLUMNS[:-1]]
+        digits = [4 if key.endswith("loss") else 3 for key in self.COLUMNS[:-1]]
+        row = "".join(f"  {v:>8.{d}f}" for v, d in zip(values, digits, strict=True))
+        self.printer(f"{f'{epoch + 1}/{self.epochs}':>{self.width}}{row}  {lr:>8.2e}")
 
     def images_per_second(self):
         """Training throughput, without the first (compiling) epoch if there are more."""
@@ -215,7 +220,8 @@ def run_experiment(
         learning_rate, weight_decay: AdamW's. ``seed``: of everything random.
         validation_fraction: share of the training split held out for validation.
         early_stopping_patience, reduce_lr_patience: epochs without a lower validation
-            loss (no plateau halving when the recipe has a schedule).
+            loss (no halving with a schedule). Early stopping restores the best epoch's
+            weights, stopped early or not; None: no early stopping, final weights tested.
         recipe: a name from :data:`~mlp_tutorial.recipe.RECIPES` or a ``Recipe``.
         precision: the dtype policy the model was built under, checked (None: not checked);
             build under ``keras.config.set_dtype_policy(precision)``. Recorded either way.
@@ -334,7 +340,8 @@ def _callbacks(settings, checkpoint_dir, model, dataset, extra):
     plateau, early = settings["reduce_lr_patience"], settings["early_stopping_patience"]
     if plateau is not None:
         plateau = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=plateau)
-    early = keras.callbacks.EarlyStopping("val_loss", patience=early, restore_best_weights=True)
+    if early is not None:  # it restores the best epoch's weights even if it never stops
+        early = keras.callbacks.EarlyStopping("val_loss", patience=early, restore_best_weights=True)
     backup = None
     if checkpoint_dir is not None:
         run = {key: value for key, value in settings.items() if key != "epochs"}

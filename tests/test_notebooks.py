@@ -4,8 +4,8 @@ The smoke run executes every chapter with tiny settings on a class-balanced subs
 real CIFAR-100 in ``../shared/data`` (CI has it there), with the command a reader runs
 (``python -m mlp_tutorial.execute --smoke -p dataset cifar100 -p data_path ...``); one chapter
 also runs on the offline stand-in, the smoke run's own default. nbval then re-runs the
-executed copies and checks that the cells marked ``# NBVAL_CHECK_OUTPUT`` reproduce.
-"""
+executed copies and checks that the cells tagged ``nbval-check-output`` reproduce (the
+executed copies keep the chapters' cell tags)."""
 
 import json
 import math
@@ -120,7 +120,7 @@ def test_smoke_run_prints_and_stores_no_library_log_line(smoke_run):
 
 @needs_cifar100
 def test_nbval_reproduces_checked_cells(smoke_dir):
-    """Cells marked NBVAL_CHECK_OUTPUT give the same output when the copies are re-run."""
+    """Cells tagged nbval-check-output give the same output when the copies are re-run."""
     run = subprocess.run(
         [
             sys.executable,

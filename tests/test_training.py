@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -197,11 +198,12 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
     seen = SeenEpochs()
     resumed = train(dataset, **PLATEAU, checkpoint_dir=folder, extra_callbacks=[seen])
     printed = capsys.readouterr().out.splitlines()
-    epoch_lines = [line for line in printed if line.startswith("epoch")]
+    rows = [line.split()[0] for line in printed if re.match(r"\s*\d+/\d+ ", line)]
 
     assert seen.epochs == [2, 3]  # zero-based: epochs 3 and 4
     assert printed[0].startswith("Resuming from") and "on to epoch 3" in printed[0]
-    assert [line.split()[1] for line in epoch_lines] == ["3/4", "4/4"]
+    assert printed[1].split() == "epoch loss top1 top5 val_loss val_top1 val_top5 lr".split()
+    assert rows == ["3/4", "4/4"]
     assert resumed.history == whole.history  # all four epochs, bit for bit
     assert (resumed.test_top1, resumed.test_top5, resumed.test_loss) == (
         whole.test_top1,
@@ -316,6 +318,78 @@ def test_backup_restores_callback_counters_and_best_weights(dataset, tmp_path):
     assert not folder.exists()
 
 
+def misled_dataset(dataset):
+    """``dataset`` with every validation image labelled 9, a class no training image has
+    (those become 0): training lowers p(9), so the validation loss grows every epoch."""
+    val = np.arange(len(dataset.y_train))
+    val = split_validation(val, val, 0.1, SEED)[2]  # the indices run_experiment holds out
+    labels = np.where(dataset.y_train == 9, 0, dataset.y_train)
+    labels[val] = 9
+    return dataclasses.replace(dataset, y_train=labels)
+
+
+class FinalWeights(keras.callbacks.Callback):
+    """Keep a copy of the weights as each epoch ends: after training, the last epoch's."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights = self.model.get_weights()
+
+
+def test_without_early_stopping_the_final_weights_are_tested(dataset, tmp_path, monkeypatch):
+    """The validation loss grows every epoch. With early stopping (patience 10, the default)
+    Keras restores epoch 1's weights at the end although it never stopped; with
+    ``early_stopping_patience=None`` there is no EarlyStopping, every epoch runs, and the
+    test metrics are those of the final weights. The backup works without it too."""
+    made = []
+    early_stopping = keras.callbacks.EarlyStopping
+
+    def recording(*args, **kwargs):
+        made.append(early_stopping(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(keras.callbacks, "EarlyStopping", recording)
+    misled = misled_dataset(dataset)
+    settings = dict(epochs=3, learning_rate=1e-2)
+    runs = {}
+    for patience in (10, None):
+        set_seed(SEED)
+        model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
+        final = FinalWeights()
+        result = run_experiment(
+            model, misled, seed=SEED, batch_size=20, **settings,
+            early_stopping_patience=patience, extra_callbacks=[final],
+        )  # fmt: skip
+        runs[patience] = model, result, final.weights
+        assert len(made) == 1  # made by the first run only
+    model, result, final = runs[None]
+    val_loss = result.history["val_loss"]
+    assert result.epochs_run == 3 and val_loss[0] < val_loss[1] < val_loss[2], val_loss
+    for got, want in zip(model.get_weights(), final, strict=True):
+        np.testing.assert_array_equal(got, want)
+    tested = model.evaluate(
+        misled.x_test, misled.y_test, batch_size=20, verbose=0, return_dict=True
+    )
+    assert tested["loss"] == pytest.approx(result.test_loss, rel=1e-6)
+    assert tested["top1"] == pytest.approx(result.test_top1)
+    assert result.record["training"]["early_stopping_patience"] is None
+
+    restored, early_result, early_final = runs[10]  # the same training, then a restore
+    assert early_result.history == result.history
+    assert not all(map(np.array_equal, restored.get_weights(), early_final))
+    assert early_result.test_loss != result.test_loss
+
+    folder = tmp_path / "backup"
+    settings.update(early_stopping_patience=None, checkpoint_dir=folder)
+    with pytest.raises(Interrupted):
+        train(misled, **settings, extra_callbacks=[Interrupt(after=2)])
+    state = json.loads((folder / "state.json").read_text())
+    assert state["best_weights"] is None and "early_stopping" not in state["counters"]
+    resumed = train(misled, **settings)
+    assert (resumed.epochs_run, resumed.epochs_resumed) == (3, 2)
+    assert resumed.history == result.history
+    assert resumed.test_loss == result.test_loss
+
+
 def test_resume_keeps_the_counters_when_validation_gets_worse(dataset, tmp_path, monkeypatch):
     """Every validation image is labelled 9, a class no training image has (those become 0),
     so training lowers p(9) and the validation loss grows every epoch: plateau halves the
@@ -334,11 +408,7 @@ def test_resume_keeps_the_counters_when_validation_gets_worse(dataset, tmp_path,
 
     for name in ("EarlyStopping", "ReduceLROnPlateau"):
         monkeypatch.setattr(keras.callbacks, name, recording(getattr(keras.callbacks, name)))
-    val = np.arange(len(dataset.y_train))
-    val = split_validation(val, val, 0.1, SEED)[2]  # the indices run_experiment holds out
-    labels = np.where(dataset.y_train == 9, 0, dataset.y_train)
-    labels[val] = 9
-    misled = dataclasses.replace(dataset, y_train=labels)
+    misled = misled_dataset(dataset)
     settings = dict(epochs=6, learning_rate=1e-2, early_stopping_patience=2, reduce_lr_patience=1)
 
     def counters():  # of the last run's two callbacks, made in this order
