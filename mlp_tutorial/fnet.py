@@ -9,8 +9,9 @@ from mlp_tutorial.mlp import MLP
 def fourier_mix(x):
     """Re(FFT2(x)) over the last two axes, patches and channels: (B, P, C) -> (B, P, C).
 
-    ``keras.ops.fft2`` works on (real, imaginary) pairs; ``x`` is real. The transform runs
-    in float32 under mixed precision too (TensorFlow's FFT takes no float16 or bfloat16).
+    ``keras.ops.fft2`` works on (real, imaginary) pairs; ``x`` is real. The transform
+    runs in float32 under mixed precision too (TensorFlow's FFT takes no float16 or
+    bfloat16).
     """
     real, _ = ops.fft2((ops.cast(x, "float32"), ops.zeros_like(x, dtype="float32")))
     return ops.cast(real, x.dtype)
@@ -18,8 +19,8 @@ def fourier_mix(x):
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")
 class FNetBlock(layers.Layer):
-    """One FNet block (Lee-Thorp et al., 2022): a post-norm Transformer block with Re(FFT2)
-    in place of self-attention:
+    """One FNet block (Lee-Thorp et al., 2022): a post-norm Transformer block with
+    Re(FFT2) in place of self-attention:
 
         Y = LN(X + Re(FFT2(X)))        FFT2 over (patches, channels), no parameters
         Z = LN(Y + FFN(Y))             FFN: the same ``MLP`` as the Mixer's, per patch
@@ -53,4 +54,8 @@ class FNetBlock(layers.Layer):
         return self.norm_ffn(x + self.ffn(x, training=training))
 
     def get_config(self):
-        return {**super().get_config(), "ffn_dim": self.ffn_dim, "dropout_rate": self.dropout_rate}
+        return {
+            **super().get_config(),
+            "ffn_dim": self.ffn_dim,
+            "dropout_rate": self.dropout_rate,
+        }

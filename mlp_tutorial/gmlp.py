@@ -1,4 +1,4 @@
-"""The gMLP block and its Spatial Gating Unit (Liu et al., 2021, "Pay Attention to MLPs")."""
+"""gMLP's block and Spatial Gating Unit (Liu et al., 2021: "Pay Attention to MLPs")."""
 
 import keras
 from keras import layers, ops
@@ -6,12 +6,12 @@ from keras import layers, ops
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")
 class SpatialGatingUnit(layers.Layer):
-    """gMLP's gate: one half of the channels times a projection of the other across patches.
+    """gMLP's gate: half the channels, times the other half projected across patches.
 
         u, v = split(Z)                    the two halves of the channels
-        s(Z) = u ⊙ (W · LN(v) + b)         W (P, P) takes patch j to i; b one value per patch
+        s(Z) = u ⊙ (W · LN(v) + b)         W (P, P): patch j to patch i; b: (P,)
 
-    As in the paper, W starts near zero (std 1e-6) and b at one: at first ``s(Z) ≈ u``.
+    W starts near zero (std 1e-6) and b at one, as in the paper: at first ``s(Z) ≈ u``.
 
     Input shape: ``(B, P, 2C)``. Output shape: ``(B, P, C)``.
 
@@ -29,7 +29,9 @@ class SpatialGatingUnit(layers.Layer):
         self.norm.build((batch, num_patches, channels // 2))
         near_zero = keras.initializers.RandomNormal(stddev=1e-6)
         self.spatial_kernel = self.add_weight(
-            shape=(num_patches, num_patches), initializer=near_zero, name="spatial_kernel"
+            shape=(num_patches, num_patches),
+            initializer=near_zero,
+            name="spatial_kernel",
         )
         self.spatial_bias = self.add_weight(
             shape=(num_patches,), initializer="ones", name="spatial_bias"
@@ -43,7 +45,7 @@ class SpatialGatingUnit(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")
 class GMLPBlock(layers.Layer):
-    """One gMLP block (Liu et al., 2021): a feed-forward network with a gate in the middle.
+    """One gMLP block (Liu et al., 2021): a feed-forward network gated in the middle.
 
         Z = GELU(LN(X) U)                  U: (C, d_ffn), on each patch
         Y = X + s(Z) V                     V: (d_ffn / 2, C); s: the SpatialGatingUnit
@@ -64,11 +66,16 @@ class GMLPBlock(layers.Layer):
     def __init__(self, ffn_dim, dropout_rate=0.0, **kwargs):
         super().__init__(**kwargs)
         if ffn_dim % 2:
-            raise ValueError(f"`ffn_dim` must be even (the gating unit halves it); got {ffn_dim}.")
+            msg = f"`ffn_dim` must be even (the gating unit halves it); got {ffn_dim}."
+            raise ValueError(msg)
         self.ffn_dim = ffn_dim
         self.dropout_rate = dropout_rate
         self.norm = layers.LayerNormalization(epsilon=1e-6, name="norm")
-        self.channel_proj_in = layers.Dense(ffn_dim, activation="gelu", name="channel_proj_in")
+        self.channel_proj_in = layers.Dense(
+            ffn_dim,
+            activation="gelu",
+            name="channel_proj_in",
+        )
         self.sgu = SpatialGatingUnit(name="sgu")
         self.dropout = layers.Dropout(dropout_rate)
 
@@ -84,4 +91,8 @@ class GMLPBlock(layers.Layer):
         return x + self.dropout(self.channel_proj_out(z), training=training)
 
     def get_config(self):
-        return {**super().get_config(), "ffn_dim": self.ffn_dim, "dropout_rate": self.dropout_rate}
+        return {
+            **super().get_config(),
+            "ffn_dim": self.ffn_dim,
+            "dropout_rate": self.dropout_rate,
+        }

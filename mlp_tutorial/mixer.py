@@ -8,13 +8,14 @@ from mlp_tutorial.mlp import MLP
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")
 class MixerBlock(layers.Layer):
-    """One MLP-Mixer layer (Tolstikhin et al., 2021): mix along the patches, then the channels.
+    """One Mixer layer (Tolstikhin et al., 2021): mix across patches, then channels.
 
         U = X + MLP_tokens(LN(X)ᵀ)ᵀ        token mixing: each channel's P values
         Y = U + MLP_channels(LN(U))        channel mixing: each patch's C values
 
-    on the ``(P, C)`` table X, each MLP behind its own LayerNorm; the transposes make the
-    token MLP act on the last axis. The paper's widths: ``D_S = C / 2``, ``D_C = 4 C``.
+    on the ``(P, C)`` table X, each MLP behind its own LayerNorm; the transposes
+    make the token MLP act on the last axis. The paper's widths: ``D_S = C / 2``,
+    ``D_C = 4 C``.
 
     Args:
         tokens_mlp_dim: hidden width ``D_S`` of the token-mixing MLP.
@@ -35,7 +36,10 @@ class MixerBlock(layers.Layer):
         self.dropout_rate = dropout_rate
         self.norm_tokens = layers.LayerNormalization(epsilon=1e-6, name="norm_tokens")
         self.mlp_tokens = MLP(tokens_mlp_dim, dropout_rate, name="mlp_tokens")
-        self.norm_channels = layers.LayerNormalization(epsilon=1e-6, name="norm_channels")
+        self.norm_channels = layers.LayerNormalization(
+            epsilon=1e-6,
+            name="norm_channels",
+        )
         self.mlp_channels = MLP(channels_mlp_dim, dropout_rate, name="mlp_channels")
 
     def build(self, input_shape):
@@ -51,5 +55,9 @@ class MixerBlock(layers.Layer):
         return x + self.mlp_channels(self.norm_channels(x), training=training)
 
     def get_config(self):
-        widths = {"tokens_mlp_dim": self.tokens_mlp_dim, "channels_mlp_dim": self.channels_mlp_dim}
-        return {**super().get_config(), **widths, "dropout_rate": self.dropout_rate}
+        return {
+            **super().get_config(),
+            "tokens_mlp_dim": self.tokens_mlp_dim,
+            "channels_mlp_dim": self.channels_mlp_dim,
+            "dropout_rate": self.dropout_rate,
+        }

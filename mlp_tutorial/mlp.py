@@ -6,7 +6,7 @@ from keras import layers
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")
 class MLP(layers.Layer):
-    """Dense, GELU, Dense, dropout along the last axis: ``Dropout(GELU(x W1 + b1) W2 + b2)``.
+    """Two Dense layers with GELU between: ``Dropout(GELU(x W1 + b1) W2 + b2)``.
 
     As timm's ``Mlp``, it serves the Mixer's token mixing (on the transposed table) and
     channel mixing, and FNet's feed-forward network. The output has the input's width.
@@ -27,7 +27,8 @@ class MLP(layers.Layer):
         super().__init__(**kwargs)
         self.hidden_dim = hidden_dim
         self.dropout_rate = dropout_rate
-        self.dense_1 = layers.Dense(hidden_dim, activation="gelu", name="dense_1")  # exact GELU
+        # Keras' "gelu" is the exact GELU, x Φ(x), as in the papers.
+        self.dense_1 = layers.Dense(hidden_dim, activation="gelu", name="dense_1")
         self.dropout = layers.Dropout(dropout_rate)
 
     def build(self, input_shape):
@@ -39,5 +40,8 @@ class MLP(layers.Layer):
         return self.dropout(self.dense_2(self.dense_1(x)), training=training)
 
     def get_config(self):
-        config = super().get_config()
-        return {**config, "hidden_dim": self.hidden_dim, "dropout_rate": self.dropout_rate}
+        return {
+            **super().get_config(),
+            "hidden_dim": self.hidden_dim,
+            "dropout_rate": self.dropout_rate,
+        }

@@ -201,3 +201,20 @@ def test_epoch_lines_fit_the_page_under_their_header():
         return [match.end() for match in re.finditer(r"\S+", line)]
 
     assert ends(printed[0]) == ends(printed[1]) == ends(printed[2])  # right-aligned columns
+
+
+def test_the_blocks_a_chapter_shows_fit_the_page():
+    """The code ``page_code(...)`` displays (the blocks readers copy) fits in WIDTH."""
+    from mlp_tutorial import fnet, gmlp, mixer, mlp
+    from mlp_tutorial.display import page_code
+
+    shown = set()
+    for chapter in CHAPTERS:
+        for cell in code_cells(chapter):
+            for call in re.findall(r"page_code\(([^)]*)\)", cell.source):
+                shown.update(name.strip() for name in call.split(","))
+    assert {"MixerBlock", "FNetBlock", "SpatialGatingUnit", "GMLPBlock"} <= shown
+    names = {**vars(mlp), **vars(mixer), **vars(fnet), **vars(gmlp)}
+    objects = [names[name] for name in sorted(shown)]
+    long = [line for line in page_code(*objects).splitlines() if len(line) > WIDTH]
+    assert long == []
