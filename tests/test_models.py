@@ -57,9 +57,9 @@ def test_blocks_get_the_given_widths_or_the_defaults(name, widths, expected):
 @pytest.mark.parametrize(
     "name, expected",
     [
-        # patch embedding 48*16+16, head 16*7+7, final norm 32 (gmlp only), and per block:
+        # patch embedding 48*16+16, head 16*7+7, final norm 32 (not fnet), and per block:
         # mixer: 2 norms 64 + token (16*8+8 + 8*16+16) + channel (16*64+64 + 64*16+16)
-        ("mixer", 48 * 16 + 16 + 16 * 7 + 7 + 2 * (64 + 280 + 2128)),
+        ("mixer", 48 * 16 + 16 + 16 * 7 + 7 + 32 + 2 * (64 + 280 + 2128)),
         # fnet: position table 16*16, 2 norms 64, ffn (16*16+16)*2
         ("fnet", 48 * 16 + 16 + 16 * 7 + 7 + 256 + 2 * (64 + 544)),
         # gmlp: norm 32, proj in 16*32+32, SGU norm 32 + W 16*16 + b 16, proj out 16*16+16
