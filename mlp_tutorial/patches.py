@@ -53,7 +53,7 @@ class PositionEmbedding(keras.layers.Layer):
     FNet's fixed Fourier mixing sees the patches as an unordered set unless each carries
     its position; Mixer and gMLP learn position-specific token mixing and need none. ``E``
     starts Glorot-uniform, as in the Keras example; ViT's normal with standard deviation
-    0.02 starts the positions much fainter (chapter 3).
+    0.02 did no better on CIFAR-100 (``benchmarks/README.md``, chapter 3).
 
     Input shape: ``(B, P, D)``. Output shape: ``(B, P, D)``.
 
