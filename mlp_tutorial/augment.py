@@ -1,9 +1,10 @@
 """Input pipelines that live inside the model, so a saved model carries them.
 
-The seeds' pipeline normalizes each channel to the training set's mean and variance,
-resizes to ``image_size``, then, in training only, flips and zooms by up to 20%.
-``"randaugment"`` puts Keras' ``RandAugment`` (Cubuk et al., 2020) in front of it: its
-colour operations (solarize, posterize...) need the raw pixels' fixed range, 0-255.
+The seeds' pipeline normalizes each channel to the training set's mean and variance, resizes
+to ``image_size``, then, in training only, flips and zooms by up to 20%. ``"randaugment"`` puts
+Keras' ``RandAugment`` (Cubuk et al., 2020) in front of it: its colour operations (solarize,
+posterize...) need the raw pixels' fixed range, 0-255. A recipe that mixes images augments each
+one before mixing, outside the model (:class:`~mlp_tutorial.recipe.BatchMixing`).
 """
 
 import keras
@@ -19,29 +20,38 @@ AUGMENTATIONS = ("seed", "randaugment", "none")
 RANDAUGMENT = dict(num_ops=2, factor=0.2)
 
 
+def build_random_augmentation(randaugment=False, *, name="random_augmentation"):
+    """Random changes to each image, as one layer: (B, H, W, 3) in 0-255 -> the same.
+
+    ``RandAugment`` (:data:`RANDAUGMENT`) if ``randaugment``, then a random horizontal
+    flip and a zoom by up to 20%, in training only. Keras' RandAugment (used as is)
+    picks its operations once per batch (strengths per image); timm picks per image.
+    """
+    settings = dict(value_range=(0, 255), **RANDAUGMENT)  # the raw pixels' range
+    steps = [layers.RandAugment(**settings, name="rand_augment")] if randaugment else []
+    zoom = layers.RandomZoom(height_factor=0.2, width_factor=0.2, name="random_zoom")
+    if not randaugment and keras.backend.backend() == "jax":
+        # Keras marks RandomZoom supports_jit=False for TensorFlow's sake, which makes
+        # JAX run the whole train step op by op; its JAX code compiles fine.
+        zoom.supports_jit = True
+    steps += [layers.RandomFlip("horizontal", name="random_flip"), zoom]
+    return keras.Sequential(steps, name=name)
+
+
 def build_augmentation(kind="seed", *, image_size, name="augmentation"):
     """The input pipeline ``kind`` as one layer: (B, H, W, 3) in 0-255 -> (B, S, S, 3).
 
-    ``kind``: ``"seed"`` (normalize, resize, random flip, random zoom 0.2), ``"randaugment"``
-    (``RandAugment`` on the 0-255 pixels, then the seeds' pipeline) or ``"none"`` (normalize
-    and resize). :func:`adapt_normalization` sets the normalization's statistics.
+    ``kind``: ``"seed"`` (normalize, resize, random flip, random zoom 0.2),
+    ``"randaugment"`` (``RandAugment`` on the 0-255 pixels, then the seeds' pipeline) or
+    ``"none"`` (normalize and resize); :func:`adapt_normalization` sets the statistics.
     """
     check_choice("augmentation", kind, AUGMENTATIONS)
     image_size = check_positive_int("image_size", image_size)
-    steps = []
-    if kind == "randaugment":
-        steps.append(layers.RandAugment(value_range=(0, 255), **RANDAUGMENT, name="rand_augment"))
-    steps += [
-        layers.Normalization(axis=-1, name="normalize"),
-        layers.Resizing(image_size, image_size, name="resize"),
-    ]
-    if kind in ("seed", "randaugment"):
-        zoom = layers.RandomZoom(height_factor=0.2, width_factor=0.2, name="random_zoom")
-        if kind == "seed" and keras.backend.backend() == "jax":
-            # Keras marks RandomZoom supports_jit=False for TensorFlow's sake, which makes
-            # JAX run the whole train step op by op; its JAX code compiles fine.
-            zoom.supports_jit = True
-        steps += [layers.RandomFlip("horizontal", name="random_flip"), zoom]
+    normalize = layers.Normalization(axis=-1, name="normalize")
+    steps = [normalize, layers.Resizing(image_size, image_size, name="resize")]
+    if kind != "none":  # RandAugment on the raw pixels, flip and zoom at the end
+        *raw, flip, zoom = build_random_augmentation(kind == "randaugment").layers
+        steps = [*raw, *steps, flip, zoom]
     return keras.Sequential(steps, name=name)
 
 
@@ -61,6 +71,12 @@ def adapt_normalization(model, images):
 def uses_randaugment(model):
     """Whether ``model`` has a ``RandAugment`` layer anywhere inside it."""
     return any(isinstance(layer, layers.RandAugment) for layer in _walk(model))
+
+
+def random_augmentation_layers(model):
+    """The names of the random augmentation layers (RandAugment, flip, zoom) in ``model``."""
+    random = (layers.RandAugment, layers.RandomFlip, layers.RandomZoom)
+    return [layer.name for layer in _walk(model) if isinstance(layer, random)]
 
 
 def channel_statistics(images):

@@ -4,10 +4,10 @@ The seeds use the Keras example's: flip and zoom in the model, integer labels, a
 learning rate halved on plateaus. The papers used a stronger one (gMLP took DeiT's) of four
 ingredients, each from Keras' own parts: ``warmup_cosine`` (``CosineDecay`` with a warmup,
 instead of ``ReduceLROnPlateau``), ``label_smoothing`` (``1 - eps`` on the true class,
-``eps`` spread over all), ``randaugment`` (``keras.layers.RandAugment`` in the model) and
-``mixup_cutmix`` (each batch mixed with a shuffled copy of itself by ``MixUp`` or
-``CutMix``, the labels in the same proportion: :class:`BatchMixing`). Smoothing and mixing
-need one-hot labels; the metrics keep the names ``top1`` and ``top5``.
+``eps`` spread over all), ``randaugment`` (``keras.layers.RandAugment``) and ``mixup_cutmix``
+(each image augmented, then the batch mixed with a shuffled copy of itself by ``MixUp`` or
+``CutMix``, the labels in the same proportion: :class:`BatchMixing`). Smoothing and mixing need
+one-hot labels; the metrics keep the names ``top1`` and ``top5``.
 """
 
 import dataclasses
@@ -17,6 +17,7 @@ import numbers
 import keras
 import numpy as np
 
+from mlp_tutorial.augment import build_random_augmentation
 from mlp_tutorial.validation import check_positive_int, check_rate
 
 # The allowed range of each number in a Recipe, in words and as a test.
@@ -58,8 +59,8 @@ class Recipe:
 
     @property
     def augmentation(self):
-        """The ``build_model(augmentation=...)`` this recipe needs."""
-        return "randaugment" if self.randaugment else "seed"
+        """The ``build_model(augmentation=...)`` it needs; "none": :class:`BatchMixing` augments."""
+        return "none" if self.mixup_cutmix else ("randaugment" if self.randaugment else "seed")
 
     @property
     def one_hot(self):
@@ -153,34 +154,42 @@ def compile_model(model, *, learning_rate, weight_decay, recipe="seed", total_st
 
 
 class BatchMixing:
-    """MixUp or CutMix on one batch of images and one-hot labels, from a NumPy generator.
+    """Augment each image of a batch, then mix the batch: Keras' ``MixUp(mixup_alpha)``, or
+    ``CutMix(factor=(cutmix_alpha, cutmix_alpha))`` with ``cutmix_probability``.
 
-    ``mixup_alpha`` and ``cutmix_alpha`` give Keras' ``MixUp(alpha)`` and
-    ``CutMix(factor=(alpha, alpha))``; a batch gets CutMix with ``cutmix_probability``. The
-    choice and every number the layer draws follow from the ``rng`` passed in (the layer's
-    seed generator is reset from it), so a batch's mix is a function of the caller's seed.
+    DeiT's and timm's order: ``augmentation`` (a Keras layer on raw images (B, H, W, C),
+    :func:`~mlp_tutorial.augment.build_random_augmentation`; None: none) comes first, so
+    RandAugment's colour operations see one image, not a blend, and a CutMix rectangle is not
+    sheared or zoomed afterwards. Every choice and number follows from the NumPy ``rng`` passed
+    in (the layers' seed generators are reset from it), so from the caller's seed.
     """
 
-    def __init__(self, mixup_alpha=0.8, cutmix_alpha=1.0, cutmix_probability=0.5):
+    def __init__(
+        self, mixup_alpha=0.8, cutmix_alpha=1.0, cutmix_probability=0.5, augmentation=None
+    ):
         self.mixup = keras.layers.MixUp(alpha=mixup_alpha, name="mixup")
         self.cutmix = keras.layers.CutMix(factor=(cutmix_alpha, cutmix_alpha), name="cutmix")
         self.cutmix_probability = cutmix_probability
+        self.augmentation = keras.layers.Identity() if augmentation is None else augmentation
 
     @classmethod
     def from_recipe(cls, recipe):
-        """The mixing ``recipe`` asks for, or None if it mixes nothing."""
+        """The augmentation and mixing ``recipe`` asks for, or None if it mixes nothing."""
         recipe = get_recipe(recipe)
         if not recipe.mixup_cutmix:
             return None
-        return cls(recipe.mixup_alpha, recipe.cutmix_alpha, recipe.cutmix_probability)
+        mixing = (recipe.mixup_alpha, recipe.cutmix_alpha, recipe.cutmix_probability)
+        return cls(*mixing, augmentation=build_random_augmentation(recipe.randaugment))
 
     def __call__(self, images, labels, rng):
-        """Mix ``images`` (B, H, W, C) and one-hot ``labels`` (B, K); returns NumPy arrays:
-        float32 images in their input range, label rows that sum to 1."""
-        layer = self.cutmix if rng.random() < self.cutmix_probability else self.mixup
-        state = layer.generator.state
-        value = np.array([rng.integers(1, 2**31 - 1), 0])
-        state.assign(value.astype(keras.backend.standardize_dtype(state.dtype)))
-        mixed = layer({"images": images, "labels": labels}, training=True)
-        images, labels = (keras.ops.convert_to_numpy(mixed[k]) for k in ("images", "labels"))
-        return images, labels.astype("float32")
+        """Augment ``images`` (B, H, W, C), then mix them and one-hot ``labels`` (B, K):
+        NumPy float32 images in their input range, and label rows that sum to 1."""
+        mix = self.cutmix if rng.random() < self.cutmix_probability else self.mixup
+        seeded = [*mix.variables, *self.augmentation.variables]  # the mix's seed first
+        for state in [v for v in seeded if v.name == "seed_generator_state"]:
+            value = np.array([rng.integers(1, 2**31 - 1), 0])
+            state.assign(value.astype(keras.backend.standardize_dtype(state.dtype)))
+        images = self.augmentation(images, training=True)  # each image on its own
+        mixed = mix({"images": images, "labels": labels}, training=True)
+        images = keras.ops.convert_to_numpy(mixed["images"])
+        return images, keras.ops.convert_to_numpy(mixed["labels"]).astype("float32")

@@ -34,7 +34,7 @@ import time
 import keras
 import numpy as np
 
-from mlp_tutorial.augment import adapt_normalization, uses_randaugment
+from mlp_tutorial.augment import adapt_normalization, random_augmentation_layers, uses_randaugment
 from mlp_tutorial.checkpoint import TrainingBackup, model_config, run_fingerprint
 from mlp_tutorial.classifier import PRECISIONS
 from mlp_tutorial.environment import environment
@@ -90,8 +90,8 @@ class EpochBatches(keras.utils.PyDataset):
 
     Endless (``fit`` needs ``steps_per_epoch``): batch ``i`` is step ``b`` of epoch
     ``first_epoch + i // steps_per_epoch``, in the order ``default_rng([seed, 1, epoch])``
-    permutes the images, mixed (``mixing``) with ``default_rng([seed, 3, epoch, b])``: a
-    resumed run (``first_epoch`` > 0) sees the batches an uninterrupted run would.
+    permutes the images; ``mixing`` augments and mixes them by ``default_rng([seed, 3, epoch, b])``:
+    a resumed run (``first_epoch`` > 0) sees the batches an uninterrupted run would.
     """
 
     def __init__(self, x, y, batch_size, seed, first_epoch=0, mixing=None):
@@ -267,7 +267,12 @@ def _check_inputs(model, dataset, epochs, batch_size, recipe, precision):
     recipe, name = get_recipe(recipe), recipe
     if not isinstance(name, str):  # a Recipe: its name, if it has one
         name = next((key for key, value in RECIPES.items() if value == recipe), None)
-    if uses_randaugment(model) != recipe.randaugment:
+    if recipe.mixup_cutmix and (found := random_augmentation_layers(model)):
+        raise ValueError(
+            f"`recipe` {name or recipe!r} augments images before mixing; the model's {found} would"
+            f" augment the mixed ones again: build it with augmentation={recipe.augmentation!r}."
+        )
+    if not recipe.mixup_cutmix and uses_randaugment(model) != recipe.randaugment:
         wants, has = ("uses", "has no") if recipe.randaugment else ("has no", "has a")
         raise ValueError(
             f"`recipe` {name or recipe!r} {wants} RandAugment, but the model {has} RandAugment"

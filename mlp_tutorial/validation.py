@@ -217,9 +217,10 @@ def _check_together(checked):
     if "recipe" in checked and "augmentation" in checked:
         from mlp_tutorial.recipe import RECIPES
 
-        augmentation, randaugment = checked["augmentation"], RECIPES[checked["recipe"]].randaugment
-        if (augmentation == "randaugment") != randaugment:
-            needed = "'randaugment'" if randaugment else "'seed' or 'none'"
+        # A mixing recipe augments each image before mixing, outside the model: "none".
+        augmentation, needed = checked["augmentation"], RECIPES[checked["recipe"]].augmentation
+        if augmentation != needed and (augmentation, needed) != ("none", "seed"):
+            needed = "'seed' or 'none'" if needed == "seed" else repr(needed)
             problem = f"does not fit `recipe`={checked['recipe']!r}"
             _reject("augmentation", augmentation, needed, problem=problem)
     if checked.get("dataset") == "offline" and checked.get("data_path") is not None:

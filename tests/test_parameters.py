@@ -144,7 +144,7 @@ def test_good_parameters_come_back_normalized(tmp_path):
         results_dir=tmp_path / "results",
         checkpoint_dir=None,
         recipe="modern",
-        augmentation="randaugment",
+        augmentation="none",
         ablation=["seed", "+warmup_cosine"],
     )
     out = validate_parameters(**params)
@@ -175,7 +175,12 @@ def test_every_parameter_is_optional():
 
 @pytest.mark.parametrize(
     "recipe, augmentation, needed",
-    [("modern", "seed", "'randaugment'"), ("seed", "randaugment", "'seed' or 'none'")],
+    [
+        ("modern", "randaugment", "'none'"),  # it augments each image before mixing
+        ("modern", "seed", "'none'"),
+        ("+randaugment", "none", "'randaugment'"),
+        ("seed", "randaugment", "'seed' or 'none'"),
+    ],
 )
 def test_augmentation_must_fit_the_recipe(recipe, augmentation, needed):
     with pytest.raises(ParameterError) as caught:

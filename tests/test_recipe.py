@@ -1,10 +1,11 @@
-"""The training recipe: MixUp/CutMix, the warmup-cosine schedule, label smoothing,
-RandAugment in the model, and that the seed recipe and exact resume are unchanged.
+"""The training recipe: MixUp/CutMix after each image's augmentation, the warmup-cosine
+schedule, label smoothing, RandAugment, and that the seed recipe and exact resume are unchanged.
 
 Each ingredient is checked against its formula, computed here independently; the runs
 use the tiny gMLP and data of ``tests/test_training.py``.
 """
 
+import inspect
 import json
 import math
 
@@ -13,7 +14,13 @@ import numpy as np
 import pytest
 
 from mlp_tutorial import build_model, load_dataset
-from mlp_tutorial.augment import AUGMENTATIONS, build_augmentation, uses_randaugment
+from mlp_tutorial.augment import (
+    AUGMENTATIONS,
+    RANDAUGMENT,
+    build_augmentation,
+    build_random_augmentation,
+    uses_randaugment,
+)
 from mlp_tutorial.recipe import (
     ABLATION_STEPS,
     INGREDIENTS,
@@ -142,6 +149,69 @@ def test_mixed_batches_depend_only_on_seed_epoch_and_index(rng):
     assert not np.array_equal(whole[0][0], whole[steps][0])  # epochs differ
 
 
+def test_images_are_augmented_before_they_are_mixed(rng):
+    """BatchMixing(augmentation=f) mixes f(images), as DeiT and timm do, not f(mixed images).
+
+    The stand-in f mirrors each image and bends its values (a square root): MixUp commutes
+    with a mirror but not with the bend, CutMix with the bend but not with the mirror, so
+    the other order gives other images for both.
+    """
+    bend = keras.layers.Lambda(lambda x: keras.ops.sqrt(255.0 * keras.ops.flip(x, axis=2)))
+    images, labels = distinct_batch(rng)
+    augmented = keras.ops.convert_to_numpy(bend(images))
+    for cutmix_probability in (0.0, 1.0):  # MixUp, then CutMix
+        augment_then_mix = BatchMixing(cutmix_probability=cutmix_probability, augmentation=bend)
+        mix_only = BatchMixing(cutmix_probability=cutmix_probability)
+        got = augment_then_mix(images, labels, np.random.default_rng(5))
+        want = mix_only(augmented, labels, np.random.default_rng(5))
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+        mixed, _ = mix_only(images, labels, np.random.default_rng(5))
+        assert not np.allclose(got[0], keras.ops.convert_to_numpy(bend(mixed)), atol=0.1)
+
+
+def test_a_mixing_recipe_augments_before_mixing_not_in_the_model():
+    assert RECIPES["modern"].augmentation == Recipe(mixup_cutmix=True).augmentation == "none"
+    assert BatchMixing.from_recipe("+randaugment") is None
+
+    def names(recipe):
+        return [layer.name for layer in BatchMixing.from_recipe(recipe).augmentation.layers]
+
+    assert names("modern") == ["rand_augment", "random_flip", "random_zoom"]
+    assert names(Recipe(mixup_cutmix=True)) == ["random_flip", "random_zoom"]
+    rand_augment = BatchMixing.from_recipe("modern").augmentation.layers[0]
+    assert tuple(rand_augment.value_range) == (0, 255)
+    settings = (rand_augment.num_ops, rand_augment.factor[1])
+    assert settings == (RANDAUGMENT["num_ops"], RANDAUGMENT["factor"])
+    in_model = build_augmentation("randaugment", image_size=16).layers
+    alone = build_random_augmentation(randaugment=True).layers
+    assert [type(layer) for layer in in_model if layer.name.startswith("rand")] == [
+        type(layer) for layer in alone
+    ]
+
+
+def test_augmented_batches_depend_only_on_seed_epoch_and_index(rng):
+    """Through RandAugment, flip and zoom: a fresh BatchMixing in a resumed EpochBatches
+    gives what a used one gave; the augmentation changes the images, not the mix's labels."""
+    x = rng.integers(0, 256, (20, 16, 16, 3)).astype("uint8")
+    y = np.eye(NUM_CLASSES, dtype="float32")[np.arange(20) % NUM_CLASSES]
+    whole = EpochBatches(x, y, 10, seed=7, mixing=BatchMixing.from_recipe("modern"))
+    resumed = EpochBatches(
+        x, y, 10, seed=7, first_epoch=1, mixing=BatchMixing.from_recipe("modern")
+    )
+    for step in range(whole.steps_per_epoch):
+        for a, b in zip(whole[2 + step], resumed[step], strict=True):
+            np.testing.assert_array_equal(a, b)
+    mix_only = EpochBatches(x, y, 10, seed=7, first_epoch=1, mixing=BatchMixing())[0]
+    np.testing.assert_array_equal(mix_only[1], resumed[0][1])
+    assert not np.allclose(mix_only[0], resumed[0][0], atol=1)
+
+
+def test_the_code_the_recipe_chapter_shows_fits_the_page():
+    for shown in (build_random_augmentation, build_augmentation, BatchMixing.__call__):
+        assert max(len(line) for line in inspect.getsource(shown).splitlines()) <= 88
+
+
 # ------------------------------------------------------------------------------------
 # Schedule and loss
 # ------------------------------------------------------------------------------------
@@ -214,7 +284,7 @@ def test_ablation_adds_one_ingredient_per_step():
         "seed",
         "seed",
         "randaugment",
-        "randaugment",
+        "none",  # BatchMixing augments each image before mixing
     ]
     assert not RECIPES["+warmup_cosine"].one_hot and RECIPES["+label_smoothing"].one_hot
 
@@ -249,8 +319,23 @@ def test_run_experiment_checks_the_recipe(dataset):
     model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
     with pytest.raises(ValueError, match="`recipe`.*'modern'"):
         run_experiment(model, dataset, epochs=1, recipe="moden")
-    with pytest.raises(ValueError, match="`recipe` 'modern' uses RandAugment.*'randaugment'"):
-        run_experiment(model, dataset, epochs=1, recipe="modern")
+    with pytest.raises(
+        ValueError, match="`recipe` '\\+randaugment' uses RandAugment.*'randaugment'"
+    ):
+        run_experiment(model, dataset, epochs=1, recipe="+randaugment")
+
+
+@pytest.mark.parametrize("augmentation", ["randaugment", "seed"])
+def test_a_mixing_recipe_refuses_a_model_that_augments(small_dataset, augmentation):
+    """The model would augment the mixed images a second time; augmentation="none" runs."""
+    classes = small_dataset.num_classes
+    model = build_model("gmlp", num_classes=classes, augmentation=augmentation, **SMALL)
+    message = "'modern' augments images before mixing.*'random_flip'.*augmentation='none'"
+    with pytest.raises(ValueError, match=message):
+        run_experiment(model, small_dataset, epochs=1, recipe="modern")
+    if augmentation == "seed":  # once is enough
+        mixing = Recipe(mixup_cutmix=True)
+        assert train(small_dataset, recipe=mixing, epochs=1, batch_size=45).epochs_run == 1
 
 
 @pytest.mark.parametrize(
@@ -303,8 +388,7 @@ class Interrupt(keras.callbacks.Callback):
 def test_modern_recipe_resumes_exactly(small_dataset, tmp_path):
     """Schedule, smoothing, RandAugment and mixing, interrupted after 1 of 2 epochs.
 
-    Kept to 4 steps: on JAX these models run eagerly (Keras will not jit RandomZoom or
-    RandAugment), where every step traces RandAugment and the schedule anew.
+    Kept to 4 steps: BatchMixing runs RandAugment eagerly, batch by batch.
     """
     settings = dict(recipe="modern", epochs=2, learning_rate=1e-2, batch_size=45)
     path = tmp_path / "recipe_modern.json"
