@@ -21,6 +21,7 @@ _MODULES = {
     "gmlp": ("GMLPBlock", "SpatialGatingUnit"),
     "mixer": ("MixerBlock",),
     "patches": ("Patches", "PositionEmbedding"),
+    "pretrained": ("RESULTS_URL", "load_trained", "save_trained"),
     "recipe": ("RECIPES", "Recipe"),
     "training": ("Result", "run_experiment", "set_seed"),
     "validation": ("validate_parameters",),

@@ -1,0 +1,148 @@
+"""The book's trained models: save one beside its record, load it back safely, no training.
+
+A chapter run with ``train = False`` loads ``results/<name>.keras`` and the history in
+``results/<name>.json``, from the folder or else from the repository (:data:`RESULTS_URL`),
+and re-tests it. A ``.keras`` file is code as much as weights, so before Keras reads one
+its ``config.json`` may name only Keras' own classes and ``mlp_tutorial``'s registered
+layers, and Keras loads it with ``safe_mode=True`` (no lambdas).
+"""
+
+import hashlib
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import keras
+
+import mlp_tutorial.classifier  # noqa: F401  (registers every layer of ours with Keras)
+from mlp_tutorial.recipe import Recipe, loss_for, metrics_for
+from mlp_tutorial.records import write_record
+from mlp_tutorial.training import Result
+
+#: Where the repository's records and models are, raw (``_config.yml``'s repository and branch).
+RESULTS_URL = "https://raw.githubusercontent.com/mlp-tutorial/modern-mlp-book/main/results"
+
+# Keras' own markers for values (not classes) in a config; they carry no module.
+_KERAS_VALUES = {"__keras_tensor__", "__tensor__", "__numpy__"}
+
+
+def save_trained(model, record_path):
+    """Save ``model`` as ``<record stem>.keras`` beside its record and add its size and
+    SHA-256 to the record (``"model_file"``), so that a download can be checked."""
+    record_path = Path(record_path)
+    path = record_path.with_suffix(".keras")
+    model.save(path)
+    data = path.read_bytes()
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    digest = hashlib.sha256(data).hexdigest()
+    record["model_file"] = {"name": path.name, "bytes": len(data), "sha256": digest}
+    write_record(record_path, record)
+    return path
+
+
+def load_trained(name, *, dataset, results_dir="results", batch_size=None):
+    """The model ``name`` (``"gmlp"``...) trained and saved by the book, and a ``Result``:
+    the saved history, the test metrics measured again on ``dataset``'s test split (in
+    batches of ``batch_size``, by default the training's). Never trains."""
+    if not re.fullmatch(r"[\w-]+", name):
+        raise ValueError(f"`name` must be a file stem such as 'gmlp'; got {name!r}.")
+    record_path = _fetch(Path(results_dir), f"{name}.json")
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    sha256 = record.get("model_file", {}).get("sha256")
+    path = _fetch(Path(results_dir), f"{name}.keras", sha256)
+    check_archive(path)
+    model = keras.saving.load_model(path, safe_mode=True)
+    return model, _retest(model, dataset, record, batch_size, path)
+
+
+def _fetch(folder, filename, sha256=None):
+    """``folder/filename``; downloaded from :data:`RESULTS_URL` (checked against ``sha256``
+    when given) if it is not there."""
+    if (folder / filename).is_file():
+        return folder / filename
+    url = f"{RESULTS_URL}/{filename}"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        got = keras.utils.get_file(
+            filename, url, file_hash=sha256, cache_dir=folder, cache_subdir=""
+        )
+    except Exception as error:
+        (folder / filename).unlink(missing_ok=True)  # get_file keeps a file of the wrong hash
+        raise FileNotFoundError(
+            f"{filename} is not in {folder} and could not be downloaded from {url} ({error}). "
+            f"Train the model instead (`train = True`), or download {url} by hand into {folder}."
+        ) from error
+    return Path(got)
+
+
+def check_archive(path):
+    """Refuse a ``.keras`` file that is not a whole zip archive, or whose ``config.json``
+    names a class that is neither Keras' own nor one of ``mlp_tutorial``'s registered ones."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+            config = json.loads(archive.read("config.json")) if broken is None else None
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        broken = f"{type(error).__name__}: {error}"
+    if broken is not None:
+        raise ValueError(f"{path} is not a whole .keras archive ({broken}); fetch it again.")
+    ours = {
+        key: (cls.__module__, cls.__name__)
+        for key, cls in keras.saving.get_custom_objects().items()
+        if key.startswith("mlp_tutorial>") and cls.__module__.startswith("mlp_tutorial.")
+    }
+    for module, class_name, registered in _classes(config):
+        if not _allowed(module, class_name, registered, ours):
+            raise ValueError(
+                f"{path} names the class {class_name!r} (module {module!r}, registered as "
+                f"{registered!r}), which is neither Keras' nor mlp_tutorial's: not loaded."
+            )
+
+
+def _allowed(module, class_name, registered, ours):
+    """Keras' own class (or value marker), or one of ``ours``: {registered: (module, class)}."""
+    if module is None:
+        return class_name in _KERAS_VALUES
+    if module == "keras" or module.startswith("keras."):
+        return registered in (None, class_name)
+    return ours.get(registered) == (module, class_name)
+
+
+def _classes(config):
+    """Every ``(module, class_name, registered_name)`` in a Keras config, nested ones too."""
+    if isinstance(config, dict):
+        if "class_name" in config:
+            yield config.get("module"), config["class_name"], config.get("registered_name")
+        config = list(config.values())
+    if isinstance(config, list):
+        for value in config:
+            yield from _classes(value)
+
+
+def _retest(model, dataset, record, batch_size, path):
+    """Test ``model`` on ``dataset`` as ``run_experiment`` does; the Result of ``record``."""
+    saved, training = record["dataset"], record["training"]
+    if (dataset.name, dataset.num_classes) != (saved["name"], saved["num_classes"]):
+        raise ValueError(
+            f"{path} was trained on {saved['name']!r} ({saved['num_classes']} classes), not on "
+            f"{dataset.name!r}: load that dataset, or train the model (`train = True`)."
+        )
+    fields = Recipe.__dataclass_fields__
+    recipe = Recipe(**{k: v for k, v in training.get("recipe", {}).items() if k in fields})
+    labels = dataset.y_test
+    if recipe.one_hot:
+        labels = keras.utils.to_categorical(labels, dataset.num_classes).astype("float32")
+    if not model.compiled:
+        model.compile(loss=loss_for(recipe), metrics=metrics_for(recipe))
+    batch_size = batch_size or training["batch_size"]
+    metrics = model.evaluate(
+        dataset.x_test, labels, batch_size=batch_size, verbose=0, return_dict=True
+    )
+    top1, top5, loss = (float(metrics[key]) for key in ("top1", "top5", "loss"))
+    where = f"{dataset.name}, {len(dataset.x_test):,} test images"
+    print(f"loaded {path}: test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}  ({where})")
+    run = {key: record[key] for key in ("train_images_per_second", "wall_time_s", "epochs_run")}
+    test = dict(test_top1=top1, test_top5=top5, test_loss=loss)
+    num_params = int(model.count_params())
+    return Result(history=record["history"], **test, num_params=num_params, **run, record=record)
