@@ -19,12 +19,16 @@ import mlp_tutorial.classifier  # noqa: F401  (registers every layer of ours wit
 from mlp_tutorial.recipe import Recipe, loss_for, metrics_for
 from mlp_tutorial.records import write_record
 from mlp_tutorial.training import Result
+from mlp_tutorial.validation import ParameterError
 
 #: Where the repository's records and models are, raw (``_config.yml``'s repository and branch).
 RESULTS_URL = "https://raw.githubusercontent.com/mlp-tutorial/modern-mlp-book/main/results"
 
 # Keras' own markers for values (not classes) in a config; they carry no module.
 _KERAS_VALUES = {"__keras_tensor__", "__tensor__", "__numpy__"}
+# A chapter's settings that say where things are or what to run, not what was trained
+# (the dataset itself is compared by its name and classes).
+_NOT_COMPARED = {"train", "dataset", "data_path", "results_dir", "checkpoint_dir", "ablation"}
 
 
 def save_trained(model, record_path):
@@ -41,19 +45,31 @@ def save_trained(model, record_path):
     return path
 
 
-def load_trained(name, *, dataset, results_dir="results", batch_size=None):
+def load_trained(name, *, dataset, results_dir="results", batch_size=None, config=None):
     """The model ``name`` (``"gmlp"``...) trained and saved by the book, and a ``Result``:
     the saved history, the test metrics measured again on ``dataset``'s test split (in
-    batches of ``batch_size``, by default the training's). Never trains."""
+    batches of ``batch_size``, by default the training's). Never trains. ``config``: the
+    chapter's settings; one that differs from the record's is a ``ParameterError``."""
     if not re.fullmatch(r"[\w-]+", name):
         raise ValueError(f"`name` must be a file stem such as 'gmlp'; got {name!r}.")
     record_path = _fetch(Path(results_dir), f"{name}.json")
     record = json.loads(record_path.read_text(encoding="utf-8"))
+    _check_settings(config or {}, record.get("config", {}), record_path.name)
     sha256 = record.get("model_file", {}).get("sha256")
     path = _fetch(Path(results_dir), f"{name}.keras", sha256)
     check_archive(path)
     model = keras.saving.load_model(path, safe_mode=True)
     return model, _retest(model, dataset, record, batch_size, path)
+
+
+def _check_settings(config, saved, source):
+    """Refuse chapter settings (``config``) that differ from those the model trained with."""
+    for key, value in config.items():
+        if key not in _NOT_COMPARED and key in saved and saved[key] != value:
+            raise ParameterError(
+                key, value, f"`{key}`={value!r}, but the model of {source} trained with "
+                f"{saved[key]!r}: set it back, or train (`train = True`).",
+            )  # fmt: skip
 
 
 def _fetch(folder, filename, sha256=None):
@@ -141,7 +157,8 @@ def _retest(model, dataset, record, batch_size, path):
     )
     top1, top5, loss = (float(metrics[key]) for key in ("top1", "top5", "loss"))
     where = f"{dataset.name}, {len(dataset.x_test):,} test images"
-    print(f"loaded {path}: test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}  ({where})")
+    print(f"loaded {path.name}, tested again:")  # a line each: they fit 88 columns
+    print(f"test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}  ({where})")
     run = {key: record[key] for key in ("train_images_per_second", "wall_time_s", "epochs_run")}
     test = dict(test_top1=top1, test_top5=top5, test_loss=loss)
     num_params = int(model.count_params())

@@ -125,6 +125,13 @@ def _writable_folder(name, value):
     return str(path)
 
 
+def _check_bool(name, value):
+    """Return ``value`` if it is ``True`` or ``False`` (not 1, "False" or None)."""
+    if not isinstance(value, bool):
+        _reject(name, value, "True or False", ok=lambda v: isinstance(v, bool))
+    return value
+
+
 def _recipe_list(name, value):
     """A non-empty list of distinct recipe names, returned as a list of str."""
     recipes = _choices("recipe")
@@ -172,6 +179,7 @@ _CHECKS = {
     "recipe": _one_of("recipe"),
     "augmentation": _one_of("augmentation"),
     "ablation": _recipe_list,  # a non-empty list of distinct recipe names
+    "train": _check_bool,  # False: load the book's trained model instead
 }
 
 #: Every parameter name a chapter may use, in the order of its parameters cell.

@@ -35,6 +35,7 @@ CASES = [
     ("data_path", "/no/such/cifar-100-python.tar.gz", "`data_path`"),  # missing path
     ("results_dir", "BLOCKED", "`results_dir`"),  # unwritable results dir
     ("seed", 2.5, "`seed`"),  # float for an int
+    ("train", "False", "True or False is needed"),  # a string for a bool
 ]
 
 
@@ -77,6 +78,19 @@ def test_bad_parameter_fails_in_the_validation_cell(tmp_path, name, value, messa
     assert [o.ename for o in failed.outputs if o.output_type == "error"] == ["ParameterError"]
     later = [c for c in executed.cells[stop + 1 :] if c.cell_type == "code"]
     assert later and all(c.get("execution_count") is None for c in later)
+
+
+@pytest.mark.parametrize("stem", ["02_mlp_mixer", "03_fnet", "04_gmlp", "06_training_recipe"])
+def test_training_chapters_train_by_default_and_check_train(stem):
+    """`train = True` in the parameters cell, checked with the others; False loads."""
+    chapter = REPO / "notebooks" / f"{stem}.ipynb"
+    defined = papermill.inspect_notebook(str(chapter))
+    assert defined["train"]["default"] == "True"
+    assert "False: load" in defined["train"]["help"]
+    notebook = nbformat.read(chapter, as_version=4)
+    assert "train=train" in notebook.cells[_validation_cell_index(notebook)].source
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert "if train:" in code and "save_trained(" in code and "load_trained(" in code
 
 
 @pytest.mark.parametrize(

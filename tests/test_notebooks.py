@@ -7,9 +7,11 @@ also runs on the offline stand-in, the smoke run's own default. nbval then re-ru
 executed copies and checks that the cells tagged ``nbval-check-output`` reproduce (the
 executed copies keep the chapters' cell tags)."""
 
+import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +25,8 @@ CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TRAINING_CHAPTERS = {"02_mlp_mixer": "mixer", "03_fnet": "fnet", "04_gmlp": "gmlp"}
 CIFAR100 = REPO.parent / "shared" / "data" / "cifar-100-python.tar.gz"
 TRAIN_LIMIT = 500  # 5 images per class: enough to run every cell, small enough to be quick
+# run_experiment's epoch log: its header, or a line such as " 1/2  4.6052 ..."
+EPOCH_LINE = re.compile(r"^\s*(epoch\s+loss\s|\d+/\d+\s)", re.M)
 
 pytestmark = pytest.mark.notebooks
 needs_cifar100 = pytest.mark.skipif(
@@ -116,6 +120,32 @@ def test_smoke_run_prints_and_stores_no_library_log_line(smoke_run):
     assert not LOG_LINE.findall(printed)
     for chapter in CHAPTERS:
         assert not LOG_LINE.findall(outputs_text(smoke_dir / chapter.name)), chapter.stem
+
+
+@needs_cifar100
+def test_gmlp_chapter_loads_its_trained_model_and_trains_nothing(smoke_dir, tmp_path):
+    """`-p train False`: chapter 4 loads the gMLP that the smoke run trained and saved
+    (gmlp.keras, its SHA-256 in gmlp.json), tests it again to the same top-1 and fits
+    nothing: no epoch log, and the record is left as it was."""
+    results = smoke_dir / "results"
+    record_path = results / "gmlp.json"
+    before = record_path.read_bytes()
+    record = json.loads(before)
+    model_file = results / "gmlp.keras"
+    assert record["model_file"]["name"] == model_file.name
+    assert hashlib.sha256(model_file.read_bytes()).hexdigest() == record["model_file"]["sha256"]
+    assert EPOCH_LINE.search(outputs_text(smoke_dir / "04_gmlp.ipynb"))  # the run that trained
+
+    data = ["-p", "dataset", "cifar100", "-p", "data_path", str(CIFAR100)]
+    load = ["-p", "results_dir", str(results), "-p", "train", "False"]
+    _smoke(tmp_path, "04_gmlp", *data, "-p", "train_limit", str(TRAIN_LIMIT), *load)
+    printed = outputs_text(tmp_path / "04_gmlp.ipynb")
+    loaded = re.search(r"^loaded gmlp\.keras, tested again:\ntest top1 (\d\.\d{4}) ", printed, re.M)
+    assert loaded, printed[-3000:]
+    assert float(loaded[1]) == pytest.approx(record["test"]["top1"], abs=1e-4)
+    assert not EPOCH_LINE.search(printed)
+    assert record_path.read_bytes() == before  # nothing trained, nothing written
+    assert not (tmp_path / "results").exists()
 
 
 @needs_cifar100

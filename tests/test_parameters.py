@@ -61,6 +61,10 @@ BAD = [
     (dict(ablation=[]), "ablation", "[]", "a non-empty list of distinct names from 'seed'"),
     (dict(ablation=["seed", "+warmup"]), "ablation", "['seed', '+warmup']", "'+warmup_cosine'"),
     (dict(ablation=["seed", "seed"]), "ablation", "['seed', 'seed']", "'seed' repeats"),
+    # train or load: a bool, not a string, a number or None
+    (dict(train="False"), "train", "'False' (a str)", "True or False is needed"),
+    (dict(train=0), "train", "0 (a int)", "True or False is needed"),
+    (dict(train=None), "train", "None", "True or False is needed"),
 ]
 
 
@@ -146,6 +150,7 @@ def test_good_parameters_come_back_normalized(tmp_path):
         recipe="modern",
         augmentation="none",
         ablation=["seed", "+warmup_cosine"],
+        train=False,
     )
     out = validate_parameters(**params)
     assert list(out) == list(params) == list(KNOWN_PARAMETERS)
@@ -158,10 +163,11 @@ def test_good_parameters_come_back_normalized(tmp_path):
         weight_decay=0.0,
         results_dir=str(tmp_path / "results"),
     )
-    plain = {int, float, str, type(None)}
+    plain = {bool, int, float, str, type(None)}
     assert all(type(value) in plain for key, value in out.items() if key != "ablation")
     assert all(type(name) is str for name in out["ablation"])
     assert type(out["epochs"]) is int and type(out["dropout_rate"]) is float
+    assert out["train"] is False
     assert not Path(out["results_dir"]).exists()  # checked, not created
 
 
@@ -201,6 +207,11 @@ def test_recipe_parameters_come_back_as_plain_values():
         "ablation": ["seed", "modern"],
     }
     assert validate_parameters(ablation=list(ABLATION_STEPS)) == {"ablation": list(ABLATION_STEPS)}
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_train_is_a_bool(train):
+    assert validate_parameters(train=train) == {"train": train}
 
 
 def test_choices_follow_the_package():

@@ -21,6 +21,7 @@ from conftest import SMALL_MODEL
 from mlp_tutorial import build_model, pretrained, run_experiment, set_seed
 from mlp_tutorial.pretrained import RESULTS_URL, load_trained, save_trained
 from mlp_tutorial.recipe import get_recipe
+from mlp_tutorial.validation import ParameterError
 
 pytestmark = pytest.mark.backend
 
@@ -131,6 +132,18 @@ def test_load_reproduces_the_saved_run_without_training(saved_run, dataset, no_t
     images = dataset.x_test[:20]
     logits = model.predict(images, verbose=0)  # the same weights; XLA may round differently
     np.testing.assert_allclose(logits, trained.predict(images, verbose=0), atol=1e-5)
+
+
+def test_settings_other_than_the_trained_ones_are_refused(saved_run, dataset, no_loading):
+    """A chapter whose settings differ from the record's would draw its figures for a model
+    it did not load; where files are and whether to train are not compared."""
+    config = json.loads((saved_run[2] / "gmlp.json").read_text(encoding="utf-8"))["config"]
+    changed = dict(config, epochs=7)
+    with pytest.raises(ParameterError, match=r"`epochs`=7, but the model of gmlp\.json"):
+        load_trained("gmlp", dataset=dataset, results_dir=saved_run[2], config=changed)
+    same = dict(config, train=False, results_dir="elsewhere", checkpoint_dir=None)
+    with pytest.raises(AssertionError, match="load_model"):  # passed the check: loading
+        load_trained("gmlp", dataset=dataset, results_dir=saved_run[2], config=same)
 
 
 def test_a_smoothed_one_hot_model_reloads(dataset, tmp_path, monkeypatch):
