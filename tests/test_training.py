@@ -594,6 +594,13 @@ def test_interrupted_record_write_keeps_the_old_record(tmp_path, monkeypatch, fa
     assert sorted(os.listdir(tmp_path)) == ["gmlp.json"]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="permission bits are POSIX's")
+def test_a_record_is_readable_by_everyone(tmp_path):
+    """Not the 0600 of the temporary file it is written through."""
+    path = write_record(tmp_path / "gmlp.json", {"test": {"top1": 0.5}})
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 # ------------------------------------------------------------------------------------
 # Several devices
 # ------------------------------------------------------------------------------------
