@@ -18,7 +18,7 @@ import keras
 import mlp_tutorial.classifier  # noqa: F401  (registers every layer of ours with Keras)
 from mlp_tutorial.recipe import Recipe, loss_for, metrics_for
 from mlp_tutorial.records import write_record
-from mlp_tutorial.training import Result
+from mlp_tutorial.training import Result, evaluate_test
 from mlp_tutorial.validation import ParameterError
 
 #: Where the repository's records and models are, raw (``_config.yml``'s repository and branch).
@@ -152,13 +152,8 @@ def _retest(model, dataset, record, batch_size, path):
     if not model.compiled:
         model.compile(loss=loss_for(recipe), metrics=metrics_for(recipe))
     batch_size = batch_size or training["batch_size"]
-    metrics = model.evaluate(
-        dataset.x_test, labels, batch_size=batch_size, verbose=0, return_dict=True
-    )
-    top1, top5, loss = (float(metrics[key]) for key in ("top1", "top5", "loss"))
-    where = f"{dataset.name}, {len(dataset.x_test):,} test images"
-    print(f"loaded {path.name}, tested again:")  # a line each: they fit 88 columns
-    print(f"test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}  ({where})")
+    print(f"loaded {path.name}, tested again:")  # a line of its own: 88 columns
+    top1, top5, loss = evaluate_test(model, dataset, batch_size, (dataset.x_test, labels))
     run = {key: record[key] for key in ("train_images_per_second", "wall_time_s", "epochs_run")}
     test = dict(test_top1=top1, test_top5=top5, test_loss=loss)
     num_params = int(model.count_params())

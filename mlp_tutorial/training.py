@@ -390,12 +390,18 @@ def _fit(model, splits, settings, recipe, callbacks, backup):
     return history, seconds
 
 
-def _evaluate(model, dataset, batch_size, test, history, seconds, log, backup):
-    """Test the model on ``test``, print one line, and return the run's :class:`Result`."""
+def evaluate_test(model, dataset, batch_size, test):
+    """Test ``model`` on ``test`` = (x, y) of ``dataset``, print one line: top1, top5, loss."""
     metrics = model.evaluate(*test, batch_size=batch_size, verbose=0, return_dict=True)
     top1, top5, loss = (float(metrics[key]) for key in ("top1", "top5", "loss"))
     where = f"{dataset.name}, {len(test[0]):,} test images"
     print(f"test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}  ({where})")
+    return top1, top5, loss
+
+
+def _evaluate(model, dataset, batch_size, test, history, seconds, log, backup):
+    """Test the model on ``test``, print one line, and return the run's :class:`Result`."""
+    top1, top5, loss = evaluate_test(model, dataset, batch_size, test)
     return Result(
         history=history,
         test_top1=top1,
