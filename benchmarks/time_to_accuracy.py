@@ -246,7 +246,8 @@ def run(args):
     print(f"seed rebuild: {statistics.median(samples):.0f} images/s", flush=True)
     result = train(args, settings, dataset)
     samples += seed_images_per_second(args.model, args.seed_rounds, args.seed_steps)
-    summary = summarize(result.history, samples, args.target)
+    history = {**result.history, "train_seconds": result.epoch_seconds}
+    summary = summarize(history, samples, args.target)
     record.write(
         args.output,
         dict(name=args.name, settings=settings, data_source=dataset.source,

@@ -154,7 +154,8 @@ def _retest(model, dataset, record, batch_size, path):
     batch_size = batch_size or training["batch_size"]
     print(f"loaded {path.name}, tested again:")  # a line of its own: 88 columns
     top1, top5, loss = evaluate_test(model, dataset, batch_size, (dataset.x_test, labels))
-    run = {key: record[key] for key in ("train_images_per_second", "wall_time_s", "epochs_run")}
+    keys = "train_images_per_second wall_time_s epoch_seconds train_time_s epochs_run".split()
+    run = {key: record[key] for key in keys}
     test = dict(test_top1=top1, test_top5=top5, test_loss=loss)
     num_params = int(model.count_params())
     return Result(history=record["history"], **test, num_params=num_params, **run, record=record)

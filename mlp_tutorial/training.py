@@ -48,7 +48,10 @@ _DATA_ORDER, _LAYER_SEEDS, _BATCH_MIXING = 1, 2, 3
 
 @dataclasses.dataclass
 class Result:
-    """What one run produced: ``history`` holds every epoch; the times, this call's only."""
+    """What one run produced. ``history`` (the logged metrics: the same numbers in a rerun)
+    and ``epoch_seconds`` (each epoch's training steps, validation excluded) hold every
+    epoch, resumed ones included; ``train_time_s`` is their sum. ``wall_time_s`` and the
+    throughput are this call's only."""
 
     history: dict
     test_top1: float
@@ -58,6 +61,8 @@ class Result:
     train_images_per_second: float
     wall_time_s: float
     epochs_run: int
+    epoch_seconds: list = dataclasses.field(default_factory=list)
+    train_time_s: float = 0.0
     record: dict = dataclasses.field(default_factory=dict)  # run_experiment fills it in
     epochs_resumed: int = 0
 
@@ -148,8 +153,8 @@ class EpochSeeds(keras.callbacks.Callback):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Print one line per epoch under a header (88 characters at most), log the epoch's
-    learning rate, and time its training steps."""
+    """Print one line per epoch under a header (88 characters at most), and log the epoch's
+    learning rate and the seconds of its training steps (``train_seconds``)."""
 
     COLUMNS = "loss top1 top5 val_loss val_top1 val_top5 lr".split()
 
@@ -171,6 +176,7 @@ class EpochLog(keras.callbacks.Callback):
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         logs = logs if logs is not None else {}
         logs.setdefault("learning_rate", lr)
+        logs["train_seconds"] = self.seconds[-1]  # logged, so the backup keeps it
         if self.header:  # before the first epoch this call prints, resumed or not
             self.printer(self.header)
             self.header = None
@@ -242,8 +248,9 @@ def run_experiment(
         callbacks, log, backup = _callbacks(
             settings, checkpoint_dir, model, dataset, extra_callbacks
         )
-        history, seconds = _fit(model, splits, settings, recipe, callbacks, backup)
+        history, epoch_seconds, seconds = _fit(model, splits, settings, recipe, callbacks, backup)
         result = _evaluate(model, dataset, batch_size, splits[2], history, seconds, log, backup)
+        result.epoch_seconds, result.train_time_s = epoch_seconds, float(sum(epoch_seconds))
     devices = distribution.device_mesh.devices.size if distribution else 1
     settings.update(epochs_resumed=result.epochs_resumed, devices=devices)
     result.record = make_record(model, dataset, result, config=config, training=settings)
@@ -366,7 +373,8 @@ def _callbacks(settings, checkpoint_dir, model, dataset, extra):
 
 def _fit(model, splits, settings, recipe, callbacks, backup):
     """Train, from where ``backup`` stopped; return the history of all epochs (restored
-    ones first) and the seconds this call took."""
+    ones first), each epoch's training seconds (taken out of the history: a rerun's
+    differ) and the seconds this call took."""
     restored = {key: list(values) for key, values in backup.history.items()} if backup else {}
     first_epoch = backup.epochs_restored if backup else 0
     first_epoch = settings["epochs"] if backup and backup.stopped else first_epoch
@@ -387,7 +395,7 @@ def _fit(model, splits, settings, recipe, callbacks, backup):
     seconds = time.perf_counter() - start
     keys = dict.fromkeys([*restored, *fit.history])
     history = {k: [float(v) for v in restored.get(k, []) + fit.history.get(k, [])] for k in keys}
-    return history, seconds
+    return history, history.pop("train_seconds", []), seconds
 
 
 def evaluate_test(model, dataset, batch_size, test):
@@ -432,6 +440,8 @@ def make_record(model, dataset, result, *, config, training):
         "num_params": result.num_params,
         "train_images_per_second": result.train_images_per_second,
         "wall_time_s": result.wall_time_s,
+        "epoch_seconds": result.epoch_seconds,
+        "train_time_s": result.train_time_s,
         **environment(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -128,6 +128,7 @@ def test_load_reproduces_the_saved_run_without_training(saved_run, dataset, no_t
     assert loaded.test_top5 == pytest.approx(result.test_top5, abs=1e-6)
     assert loaded.test_loss == pytest.approx(result.test_loss, rel=1e-5)
     assert loaded.history == result.history and loaded.epochs_run == 1
+    assert loaded.train_time_s == result.train_time_s > 0
     assert loaded.num_params == result.num_params == model.count_params()
     images = dataset.x_test[:20]
     logits = model.predict(images, verbose=0)  # the same weights; XLA may round differently

@@ -186,6 +186,7 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
     state = json.loads((folder / "state.json").read_text())
     assert state["epochs_done"] == 2
     assert len(state["history"]["loss"]) == 2
+    first_seconds = state["history"]["train_seconds"]  # the interrupted call's epochs
 
     # A rerun with other settings is refused, naming what differs; the backup survives.
     with pytest.raises(ValueError, match=r"settings\.batch_size: 20 -> 10"):
@@ -211,6 +212,10 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
         whole.test_loss,
     )
     assert resumed.epochs_run == 4 and resumed.epochs_resumed == 2
+    # The training time covers all four epochs, the two restored ones as they were timed.
+    assert len(resumed.epoch_seconds) == 4 and min(resumed.epoch_seconds) > 0
+    assert resumed.epoch_seconds[:2] == first_seconds
+    assert resumed.train_time_s == pytest.approx(sum(resumed.epoch_seconds))
     assert resumed.record["training"]["epochs_resumed"] == 2
     assert not folder.exists()  # backup removed on success
 
@@ -557,7 +562,9 @@ def test_record_has_the_design_fields(dataset, learning_run):
     assert 0 <= record["test"]["top1"] <= record["test"]["top5"] <= 1
     assert record["num_params"] == result.num_params > 0
     assert record["train_images_per_second"] > 0
-    assert record["wall_time_s"] > 0
+    assert record["wall_time_s"] > record["train_time_s"] > 0  # validation is not training
+    assert len(record["epoch_seconds"]) == 4
+    assert record["train_time_s"] == pytest.approx(sum(record["epoch_seconds"]))
     env = environment()
     assert record["backend"] == keras.backend.backend() == env["backend"]
     assert record["device"] == env["device"]
