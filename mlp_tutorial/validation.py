@@ -168,6 +168,11 @@ _CHECKS = {
         ("epochs", "batch_size", "image_size", "patch_size", "embedding_dim", "num_blocks"),
         check_positive_int,
     ),
+    # the blocks' hidden widths; None: build_model's default for embedding_dim
+    **dict.fromkeys(
+        ("tokens_mlp_dim", "channels_mlp_dim", "ffn_dim"),
+        lambda n, v: check_int(n, v, 1, allow_none=True),
+    ),
     "dropout_rate": check_rate,
     "learning_rate": lambda n, v: _check_number(n, v, minimum=0, inclusive=False),
     "weight_decay": lambda n, v: _check_number(n, v, minimum=0, inclusive=True),

@@ -36,6 +36,8 @@ BAD = [
     (dict(learning_rate="1e-3"), "learning_rate", "'1e-3' (a str)", "a finite number > 0"),
     (dict(dropout_rate=None), "dropout_rate", "None", "a number in [0, 1)"),
     (dict(train_limit=100.0), "train_limit", "100.0 (a float)", "None or an int >= 10"),
+    (dict(ffn_dim=256.0), "ffn_dim", "256.0 (a float)", "None or an int >= 1"),
+    (dict(channels_mlp_dim=0), "channels_mlp_dim", "0", "None or an int >= 1"),
     # zero
     (dict(epochs=0), "epochs", "0", "an int >= 1"),
     (dict(image_size=0), "image_size", "0", "an int >= 1"),
@@ -139,6 +141,9 @@ def test_good_parameters_come_back_normalized(tmp_path):
         patch_size=8,
         embedding_dim=256,
         num_blocks=4,
+        tokens_mlp_dim=None,  # build_model's default
+        channels_mlp_dim=np.int64(512),
+        ffn_dim=None,
         dropout_rate=0,  # an int where a float is expected is fine
         learning_rate=np.float32(0.005),
         weight_decay=0,
@@ -158,6 +163,7 @@ def test_good_parameters_come_back_normalized(tmp_path):
         params,
         data_path=str(tmp_path),
         epochs=50,
+        channels_mlp_dim=512,
         dropout_rate=0.0,
         learning_rate=float(np.float32(0.005)),
         weight_decay=0.0,
