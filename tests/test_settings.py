@@ -1,0 +1,43 @@
+"""The chapters' CPU settings: one table (mlp_tutorial.settings), the chapters' parameters
+cells, and the time-to-accuracy records they came from, all equal."""
+
+import ast
+
+import nbformat
+import pytest
+from conftest import REPO
+
+from mlp_tutorial.classifier import block_widths
+from mlp_tutorial.settings import CPU_RECORDS, CPU_SETTINGS, EXAMPLE_SETTINGS
+
+CHAPTERS = {"mixer": "02_mlp_mixer", "fnet": "03_fnet", "gmlp": "04_gmlp"}
+WIDTHS = ("tokens_mlp_dim", "channels_mlp_dim", "ffn_dim")
+
+
+def parameters_of(stem):
+    """The names and literal values assigned in a chapter's ``parameters`` cell."""
+    notebook = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)
+    (cell,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    values = {}
+    for node in ast.parse(cell.source).body:
+        (target,) = node.targets
+        values[target.id] = ast.literal_eval(node.value)
+    return values
+
+
+@pytest.mark.parametrize("model", sorted(CHAPTERS))
+def test_a_chapter_runs_with_the_cpu_settings(model):
+    parameters = parameters_of(CHAPTERS[model])
+    assert {name: parameters.get(name, "(absent)") for name in CPU_SETTINGS[model]} == (
+        CPU_SETTINGS[model]
+    )
+
+
+def test_the_tables_cover_the_same_settings():
+    for model in CHAPTERS:
+        assert set(CPU_SETTINGS[model]) == set(EXAMPLE_SETTINGS[model])
+        widths = {k: v for k, v in EXAMPLE_SETTINGS[model].items() if k in WIDTHS}
+        # the example's hidden widths at its width 256 and 64 patches: P and P; C; 2C
+        expected = {"mixer": [64, 64], "fnet": [256], "gmlp": [512]}[model]
+        assert list(block_widths(model, 256, **widths).values()) == expected
+    assert set(CPU_RECORDS) == set(CPU_SETTINGS)
