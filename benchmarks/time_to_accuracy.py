@@ -219,8 +219,18 @@ def summarize(history, seed_samples, target):
     )
 
 
-def load_seed_samples(path):
-    return json.loads(path.read_text()) if path.is_file() else []
+def load_seed_samples(path, this_cpu):
+    """The seed's images/s measured by the earlier sessions of this run, which must have run
+    on this CPU: per-epoch seconds from two machines would not add up to one time."""
+    if not path.is_file():
+        return []
+    saved = json.loads(path.read_text())
+    if saved["cpu"] != this_cpu:
+        raise SystemExit(
+            f"the backup in {path.parent} was trained on {saved['cpu']}, this machine is "
+            f"{this_cpu}: delete that folder to start the run again here"
+        )
+    return saved["samples"]
 
 
 def run(args):
@@ -239,10 +249,11 @@ def run(args):
     print(dataset.source, flush=True)
     # The seed's samples of every session of this run, kept beside its backup.
     samples_file = args.checkpoint_dir / "seed_images_per_second.json"
-    samples = load_seed_samples(samples_file)
+    this_cpu = record.cpu()
+    samples = load_seed_samples(samples_file, this_cpu)
     samples += seed_images_per_second(args.model, args.seed_rounds, args.seed_steps)
     args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    samples_file.write_text(json.dumps(samples))
+    samples_file.write_text(json.dumps({"cpu": this_cpu, "samples": samples}))
     print(f"seed rebuild: {statistics.median(samples):.0f} images/s", flush=True)
     result = train(args, settings, dataset)
     samples += seed_images_per_second(args.model, args.seed_rounds, args.seed_steps)

@@ -1,5 +1,6 @@
 """benchmarks/time_to_accuracy.py: the ratio it reports, and the callback that stops at target."""
 
+import json
 import sys
 
 import keras
@@ -47,3 +48,14 @@ def test_the_callback_logs_test_accuracy_and_stops_at_the_target():
     assert fit.history["test_top5"] == [1.0]  # three classes: always in the top 5
     assert fit.history["test_top1"] == [pytest.approx(expected)]
     assert fit.history["train_seconds"][0] > 0
+
+
+def test_a_run_resumes_only_on_the_cpu_it_started_on(tmp_path):
+    here = {"model": "Intel(R) Xeon(R) Processor", "flags": {"amx_bf16": True}}
+    there = {"model": "AMD EPYC", "flags": {"amx_bf16": False}}
+    path = tmp_path / "seed_images_per_second.json"
+    assert tta.load_seed_samples(path, here) == []  # a new run
+    path.write_text(json.dumps({"cpu": here, "samples": [410.0, 415.0]}))
+    assert tta.load_seed_samples(path, here) == [410.0, 415.0]
+    with pytest.raises(SystemExit, match="trained on .*AMD EPYC.* delete that folder"):
+        tta.load_seed_samples(path, there)
