@@ -198,6 +198,7 @@ def train(args, settings, dataset):
 def summarize(history, seed_samples, target):
     """Per-epoch rows, the epoch and minutes at which ``target`` was reached, the ratio."""
     names = ("train_seconds", "test_top1", "test_top5", "test_seconds", "loss", "val_top1")
+    names += tuple(n for n in ("top1", "val_loss", "learning_rate") if n in history)
     rows = zip(*(history[name] for name in names), strict=True)
     epochs = [dict(zip(names, row, strict=True)) for row in rows]
     elapsed = 0.0

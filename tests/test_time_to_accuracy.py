@@ -59,3 +59,11 @@ def test_a_run_resumes_only_on_the_cpu_it_started_on(tmp_path):
     assert tta.load_seed_samples(path, here) == [410.0, 415.0]
     with pytest.raises(SystemExit, match="trained on .*AMD EPYC.* delete that folder"):
         tta.load_seed_samples(path, there)
+
+
+def test_the_record_keeps_the_training_curves_when_logged():
+    logged = dict(history([60, 60], [0.30, 0.40]), val_loss=[3.1, 3.0], top1=[0.2, 0.3])
+    epochs = tta.summarize(logged, [450], 0.4758)["epochs"]
+    assert [e["val_loss"] for e in epochs] == [3.1, 3.0]
+    assert [e["top1"] for e in epochs] == [0.2, 0.3]
+    assert "learning_rate" not in epochs[0]  # not logged, not invented
