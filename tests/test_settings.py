@@ -41,3 +41,36 @@ def test_the_tables_cover_the_same_settings():
         expected = {"mixer": [64, 64], "fnet": [256], "gmlp": [512]}[model]
         assert list(block_widths(model, 256, **widths).values()) == expected
     assert set(CPU_RECORDS) == set(CPU_SETTINGS)
+
+
+def appendix_commands():
+    """{chapter stem: {parameter: value}} of the GPU appendix's papermill commands, with
+    ``$CONFIG`` expanded and the values read as papermill reads ``-p`` values."""
+    text = (REPO / "book" / "reproduce_gpu.md").read_text(encoding="utf-8")
+    shell = "\n".join(block.split("```", 1)[0] for block in text.split("```bash")[1:])
+    shell = shell.replace("\\\n", " ")
+    config = shell.split('CONFIG="', 1)[1].split('"', 1)[0]
+    commands = {}
+    for line in shell.splitlines():
+        words = line.replace("$CONFIG", config).split()
+        if words[:1] == ["papermill"]:
+            stem = words[1].rsplit("/", 1)[-1].removesuffix(".ipynb")
+            pairs = [(words[i + 1], words[i + 2]) for i, w in enumerate(words) if w == "-p"]
+            commands[stem] = {name: _literal(value) for name, value in pairs}
+    return commands
+
+
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+@pytest.mark.parametrize("model", sorted(CHAPTERS))
+def test_the_gpu_appendix_runs_a_chapter_with_the_example_settings(model):
+    passed = appendix_commands()[CHAPTERS[model]]
+    defaults = parameters_of(CHAPTERS[model])
+    assert set(passed) <= set(defaults)  # papermill would add an unknown name silently
+    ran = {name: passed.get(name, defaults[name]) for name in EXAMPLE_SETTINGS[model]}
+    assert ran == EXAMPLE_SETTINGS[model]
