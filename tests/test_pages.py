@@ -188,6 +188,7 @@ def test_epoch_lines_fit_the_page_under_their_header():
     log.set_model(model)
     logs = dict(loss=4.6052, top1=0.0123, top5=0.0567, val_loss=123.4567, val_top1=1.0)
     for epoch in (0, 999):
+        log.on_epoch_begin(epoch)  # as fit calls it: the epoch's timer starts
         log.on_epoch_end(epoch, dict(logs, val_top5=math.nan))
     assert len(printed) == 3  # the header once, then one line per epoch
     assert max(len(line) for line in printed) <= WIDTH, printed
