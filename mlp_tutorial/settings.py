@@ -1,10 +1,11 @@
 """The training chapters' settings: the CPU ones they run with, and the Keras example's.
 
-``CPU_SETTINGS`` are the settings of the time-to-accuracy runs (``benchmarks/
-time_to_accuracy.py``, issue 14) that reached the Keras example's CIFAR-100 accuracy
-soonest on a 2-core CPU; ``CPU_RECORDS`` names each run's record. The chapters hold the
-same values as literals in their parameters cells, so that "Run all" reproduces the page;
-``tests/test_settings.py`` keeps the chapters, this table and the records equal.
+``CPU_SETTINGS`` are chosen with the time-to-accuracy benchmark (``benchmarks/
+time_to_accuracy.py``, issue 14), which measures how soon a setting reaches the Keras
+example's CIFAR-100 accuracy on a 2-core CPU; ``CPU_RECORDS`` names the run behind each.
+The chapters hold the same values as literals in their parameters cells, so that "Run
+all" reproduces the page; ``tests/test_settings.py`` keeps the chapters and this table
+equal (and, once all three runs are recorded, the records too).
 
 ``EXAMPLE_SETTINGS`` are the Keras example's for a GPU: 32 x 32 images upsampled to 64 x 64
 and cut into 8 x 8 patches, width 256, its hidden widths, its recipe (a constant learning
