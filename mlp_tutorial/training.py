@@ -249,8 +249,8 @@ def run_experiment(
             settings, checkpoint_dir, model, dataset, extra_callbacks
         )
         history, epoch_seconds, seconds = _fit(model, splits, settings, recipe, callbacks, backup)
-        result = _evaluate(model, dataset, batch_size, splits[2], history, seconds, log, backup)
-        result.epoch_seconds, result.train_time_s = epoch_seconds, float(sum(epoch_seconds))
+        timing = (epoch_seconds, seconds)
+        result = _evaluate(model, dataset, batch_size, splits[2], history, timing, log, backup)
     devices = distribution.device_mesh.devices.size if distribution else 1
     settings.update(epochs_resumed=result.epochs_resumed, devices=devices)
     result.record = make_record(model, dataset, result, config=config, training=settings)
@@ -407,8 +407,9 @@ def evaluate_test(model, dataset, batch_size, test):
     return top1, top5, loss
 
 
-def _evaluate(model, dataset, batch_size, test, history, seconds, log, backup):
-    """Test the model on ``test``, print one line, and return the run's :class:`Result`."""
+def _evaluate(model, dataset, batch_size, test, history, timing, log, backup):
+    """Test the model on ``test``, print one line, and return the run's :class:`Result`;
+    ``timing`` is (each epoch's training seconds, this call's wall seconds)."""
     top1, top5, loss = evaluate_test(model, dataset, batch_size, test)
     return Result(
         history=history,
@@ -417,7 +418,9 @@ def _evaluate(model, dataset, batch_size, test, history, seconds, log, backup):
         test_loss=loss,
         num_params=int(model.count_params()),
         train_images_per_second=float(log.images_per_second()),
-        wall_time_s=seconds,
+        wall_time_s=timing[1],
+        epoch_seconds=timing[0],
+        train_time_s=float(sum(timing[0])),
         epochs_run=len(history.get("loss", [])),
         epochs_resumed=backup.epochs_restored if backup else 0,
     )
