@@ -101,6 +101,7 @@ def timers(model, x, y, batch_size, seed):
 
 def main(argv=None):
     args = parse_args(argv)
+    import keras
     import record
 
     import mlp_tutorial
@@ -111,6 +112,8 @@ def main(argv=None):
     dataset = mlp_tutorial.load_dataset("cifar100", path=args.data_path.resolve())
     model, recipe, settings = build(args.model)
     x, y, _, _ = split_validation(dataset.x_train, dataset.y_train, 0.1, seed=0)
+    if recipe.one_hot:  # label smoothing needs one-hot targets, as run_experiment makes them
+        y = keras.utils.to_categorical(y, dataset.num_classes).astype("float32")
     batch_size = settings["batch_size"]
     adapt_normalization(model, x)
     compile_model(model, learning_rate=settings["learning_rate"], recipe=recipe,
