@@ -294,29 +294,22 @@ def report():
     import matplotlib
 
     matplotlib.use("Agg")
-    from mlp_tutorial.plots import MODEL_COLORS
+    from mlp_tutorial.plots import plot_time_to_accuracy
 
     files = sorted(RESULTS.glob("time_to_accuracy_*.json"))
     if not files:
         raise SystemExit(f"no records in {RESULTS}: run with --model first")
     records = [json.loads(f.read_text()) for f in files]
     print_summary(records)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
-    for r in records:
-        model, s = r["settings"]["model"], r["summary"]
-        color = MODEL_COLORS[model]
-        minutes = [e["train_minutes_total"] for e in s["epochs"]]
-        top1 = [100 * e["test_top1"] for e in s["epochs"]]
-        ax.plot(minutes, top1, marker="o", markersize=3, color=color, label=r["name"])
-        ax.plot(s["example_minutes"], 100 * r["settings"]["target"], "*", markersize=12,
-                color=color, markeredgecolor="black")  # fmt: skip
-    ax.plot([], [], "*", color="gray", markeredgecolor="black", label="Keras example, 50 epochs")
-    ax.set(xlabel="Training minutes on this CPU", ylabel="Test top-1 (%)",
-           title="CIFAR-100: test top-1 against training time")  # fmt: skip
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8)
+    epochs = {r["name"]: r["summary"]["epochs"] for r in records}
+    fig = plot_time_to_accuracy(
+        {name: [e["train_minutes_total"] for e in es] for name, es in epochs.items()},
+        {name: [e["test_top1"] for e in es] for name, es in epochs.items()},
+        example={
+            r["name"]: (r["summary"]["example_minutes"], r["settings"]["target"]) for r in records
+        },
+        title="CIFAR-100: test top-1 against training minutes on this CPU",
+    )
     fig.savefig(RESULTS / "time_to_accuracy.png", dpi=100)
     print(f"wrote {RESULTS / 'time_to_accuracy.png'}")
     return 0

@@ -375,6 +375,38 @@ def plot_scaling(num_patches, seconds, title=None):
     return fig
 
 
+def plot_time_to_accuracy(minutes, top1, example=None, title=None):
+    """Test top-1 against training time: one line per run, and the Keras example's points.
+
+    ``minutes`` and ``top1``: ``{run name: (N,) values}``, the training minutes summed up to
+    the end of each epoch and the test top-1 (a fraction) after it; ``example``: ``{run
+    name: (minutes, top1)}``, the example's published top-1 at its computed time, a star
+    in the run's color. A run named like a model gets its color. Returns a ``Figure`` with
+    one axes, accuracies in percent, titled by default "Test top-1 against training time".
+    """
+    if not minutes or set(minutes) != set(top1):
+        raise ValueError(f"`minutes` and `top1` need the same runs; got {list(minutes)} "
+                         f"and {list(top1)}.")  # fmt: skip
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+    for index, (name, times) in enumerate(minutes.items()):
+        times, accuracy = (np.asarray(v, dtype=float).ravel() for v in (times, top1[name]))
+        if times.shape != accuracy.shape:
+            problem = f"got {len(times)} and {len(accuracy)} values for {name!r}"
+            raise ValueError(f"`minutes` and `top1` need one value per epoch; {problem}.")
+        color = _model_color(name, index)
+        ax.plot(times, 100 * accuracy, marker="o", markersize=3, color=color, label=name)
+        if example and name in example:
+            at, value = example[name]
+            ax.plot(at, 100 * value, "*", markersize=13, color=color, markeredgecolor="black")
+    if example:
+        ax.plot([], [], "*", color="gray", markeredgecolor="black", label="Keras example")
+    ax.set(xlabel="Training minutes", ylabel="Test top-1 accuracy (%)", xlim=(0, None))
+    ax.set_title(title or "Test top-1 against training time")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return fig
+
+
 def plot_lr_schedule(steps, values, title=None):
     """The learning rate over training: one line, ``values`` (``(N,)`` learning rates)
     against ``steps`` (``(N,)`` training steps); titled by default "Learning-rate schedule"."""

@@ -180,6 +180,7 @@ _CHECKS = {
     "seed": lambda n, v: check_int(n, v, 0),
     "precision": _one_of("precision"),
     "results_dir": _writable_folder,
+    "benchmarks_dir": _existing_path,  # None or a folder of benchmark records to read
     "checkpoint_dir": lambda n, v: None if v is None else _writable_folder(n, v),
     "recipe": _one_of("recipe"),
     "augmentation": _one_of("augmentation"),

@@ -101,6 +101,13 @@ def test_missing_data_path(tmp_path):
         validate_parameters(data_path=missing)
 
 
+def test_missing_benchmarks_dir_is_named(tmp_path):
+    missing = tmp_path / "benchmarks" / "results"
+    with pytest.raises(ValueError, match="`benchmarks_dir`=.*does not exist: None or the path"):
+        validate_parameters(benchmarks_dir=str(missing))
+    assert validate_parameters(benchmarks_dir=None) == {"benchmarks_dir": None}
+
+
 def test_data_path_is_not_used_with_the_offline_dataset(tmp_path):
     with pytest.raises(ValueError, match="`data_path`=.* is not used with `dataset`='offline'"):
         validate_parameters(dataset="offline", data_path=tmp_path)
@@ -151,6 +158,7 @@ def test_good_parameters_come_back_normalized(tmp_path):
         seed=42,
         precision="mixed_bfloat16",
         results_dir=tmp_path / "results",
+        benchmarks_dir=tmp_path,
         checkpoint_dir=None,
         recipe="modern",
         augmentation="none",
@@ -168,6 +176,7 @@ def test_good_parameters_come_back_normalized(tmp_path):
         learning_rate=float(np.float32(0.005)),
         weight_decay=0.0,
         results_dir=str(tmp_path / "results"),
+        benchmarks_dir=str(tmp_path),
     )
     plain = {bool, int, float, str, type(None)}
     assert all(type(value) in plain for key, value in out.items() if key != "ablation")

@@ -375,6 +375,29 @@ def test_plot_scaling_names_a_series_of_the_wrong_length():
         plots.plot_scaling([32, 64, 128], {"fnet": [1.0, 2.0]})
 
 
+def test_plot_time_to_accuracy_draws_each_run_and_the_example_in_its_color():
+    minutes = {"gmlp_w128": [1.2, 2.5, 3.7], "fnet_w128": [1.0, 2.0]}
+    top1 = {"gmlp_w128": [0.2, 0.35, 0.41], "fnet_w128": [0.18, 0.3]}
+    example = {"gmlp_w128": (138.0, 0.5064)}
+    fig = plots.plot_time_to_accuracy(minutes, top1, example=example)
+    (ax,) = fig.axes
+    gmlp, star, fnet, _ = ax.get_lines()  # the last: the legend's example entry
+    np.testing.assert_allclose(gmlp.get_xdata(), minutes["gmlp_w128"])
+    np.testing.assert_allclose(gmlp.get_ydata(), [20, 35, 41])  # percent
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == pytest.approx((138.0, 50.64))
+    assert star.get_color() == gmlp.get_color() == plots.MODEL_COLORS["gmlp"]
+    assert fnet.get_color() == plots.MODEL_COLORS["fnet"]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["gmlp_w128", "fnet_w128", "Keras example"]
+
+
+def test_plot_time_to_accuracy_names_mismatched_runs_and_lengths():
+    with pytest.raises(ValueError, match="`minutes` and `top1` need the same runs"):
+        plots.plot_time_to_accuracy({"a": [1.0]}, {"b": [0.1]})
+    with pytest.raises(ValueError, match="one value per epoch.*'a'"):
+        plots.plot_time_to_accuracy({"a": [1.0, 2.0]}, {"a": [0.1]})
+
+
 # ------------------------------------------------------------------------ on the page
 
 
@@ -395,6 +418,11 @@ def notebook_sized_figures():
         "spectrum": lambda: plots.plot_spectrum(np.zeros((64, 256))),
         "scaling": lambda: plots.plot_scaling([64, 1024], {"gmlp": [1e-5, 1e-3]}),
         "lr": lambda: plots.plot_lr_schedule(np.arange(10), np.linspace(0, 1e-3, 10)),
+        "time to accuracy": lambda: plots.plot_time_to_accuracy(
+            {"gmlp": np.arange(1, 51) * 1.3},
+            {"gmlp": np.linspace(0.1, 0.5, 50)},
+            example={"gmlp": (138.0, 0.5064)},
+        ),
     }
 
 
