@@ -2,6 +2,7 @@
 cells, and the time-to-accuracy records they came from, all equal."""
 
 import ast
+import json
 
 import nbformat
 import pytest
@@ -74,3 +75,27 @@ def test_the_gpu_appendix_runs_a_chapter_with_the_example_settings(model):
     assert set(passed) <= set(defaults)  # papermill would add an unknown name silently
     ran = {name: passed.get(name, defaults[name]) for name in EXAMPLE_SETTINGS[model]}
     assert ran == EXAMPLE_SETTINGS[model]
+
+
+@pytest.mark.parametrize("model", sorted(CHAPTERS))
+def test_the_cpu_settings_are_those_of_their_time_to_accuracy_run(model):
+    path = REPO / "benchmarks" / "results" / CPU_RECORDS[model]
+    ran = json.loads(path.read_text(encoding="utf-8"))["settings"]
+    assert ran["model"] == model and ran["train_limit"] is None  # the full CIFAR-100
+    widths = block_widths(model, ran["embedding_dim"], **ran["widths"])
+    recorded = {**{k: v for k, v in ran.items() if k != "widths"}, **widths}
+    assert {name: recorded.get(name, "(absent)") for name in CPU_SETTINGS[model]} == (
+        CPU_SETTINGS[model]
+    )
+
+
+def test_the_recipe_chapter_trains_the_gmlp_at_its_cpu_settings():
+    """Chapter 6's ablation varies the recipe only: the model is chapter 4's (its
+    ``epochs`` and ``learning_rate`` are its own parameters, with no width of its own)."""
+    parameters = parameters_of("06_training_recipe")
+    gmlp = CPU_SETTINGS["gmlp"]
+    assert parameters["model"] == "gmlp"
+    model_settings = ("image_size", "patch_size", "embedding_dim", "num_blocks", "dropout_rate")
+    assert {k: parameters[k] for k in model_settings} == {k: gmlp[k] for k in model_settings}
+    assert block_widths("gmlp", parameters["embedding_dim"]) == {"ffn_dim": gmlp["ffn_dim"]}
+    assert "ffn_dim" not in parameters  # else the assertion above would not be the width
