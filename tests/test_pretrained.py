@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -245,3 +246,30 @@ def test_another_dataset_or_a_path_as_name_is_refused(saved_run, dataset):
         load_trained("gmlp", dataset=other, results_dir=saved_run[2])
     with pytest.raises(ValueError, match="`name` must be a file stem"):
         load_trained("../gmlp", dataset=dataset, results_dir=saved_run[2])
+
+
+# ------------------------------------------------------------ the book's trained models
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+CIFAR100 = RESULTS.parents[1] / "shared" / "data" / "cifar-100-python.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def cifar100():
+    if not CIFAR100.is_file():
+        pytest.skip(f"the real CIFAR-100 archive is not at {CIFAR100} (CI has it)")
+    from mlp_tutorial import load_dataset
+
+    return load_dataset("cifar100", path=CIFAR100)
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("model_file", sorted(RESULTS.glob("*.keras")), ids=lambda p: p.stem)
+def test_a_committed_model_scores_its_records_test_accuracy(model_file, cifar100):
+    """Every model the book ships, loaded as a chapter with ``train = False`` loads it,
+    tests on CIFAR-100 as its record says, on every backend."""
+    model, result = load_trained(model_file.stem, dataset=cifar100, results_dir=RESULTS)
+    record = json.loads(model_file.with_suffix(".json").read_text(encoding="utf-8"))
+    assert record["dataset"]["source"].startswith("CIFAR-100: 50,000 train / 10,000 test")
+    # A few of the 10,000 test images may flip between backends' float32 arithmetic.
+    assert result.test_top1 == pytest.approx(record["test"]["top1"], abs=5e-4)
+    assert result.test_top5 == pytest.approx(record["test"]["top5"], abs=5e-4)
