@@ -19,6 +19,8 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+#: The full CIFAR-100 beside the checkout (CI has it there; it is never copied in).
+CIFAR100 = REPO.parent / "shared" / "data" / "cifar-100-python.tar.gz"
 
 #: The tiny model of the training and recipe tests: one gMLP block of width 16, 16x16 inputs.
 SMALL_MODEL = dict(image_size=16, patch_size=4, embedding_dim=16, num_blocks=1)
@@ -35,6 +37,16 @@ def dataset():
     from mlp_tutorial import load_dataset
 
     return load_dataset("offline", train_limit=200)
+
+
+@pytest.fixture(scope="session")
+def cifar100_full():
+    """The full CIFAR-100 (168 MB), read once per test process; skipped where it is absent."""
+    if not CIFAR100.is_file():
+        pytest.skip(f"the real CIFAR-100 archive is not at {CIFAR100} (CI has it)")
+    from mlp_tutorial import load_dataset
+
+    return load_dataset("cifar100", path=CIFAR100)
 
 
 @pytest.fixture(scope="session")

@@ -11,16 +11,16 @@ import dataclasses
 import pickle
 import pickletools
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CIFAR100
 
 from mlp_tutorial import data
 from mlp_tutorial.data import CIFAR100_FINE_LABELS, load_dataset
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-FULL = SHARED_DATA / "cifar-100-python.tar.gz"
+FULL = CIFAR100
+SHARED_DATA = FULL.parent
 PARTIAL = SHARED_DATA / "cifar-100-python.partial.tar.gz"
 
 pytestmark = pytest.mark.skipif(
@@ -35,8 +35,8 @@ def _no_env_archive(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def full():
-    return load_dataset("cifar100", path=FULL)
+def full(cifar100_full):
+    return cifar100_full  # conftest's: one read per process, shared with other files
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import CIFAR100
 from test_execute import LOG_LINE, outputs_text
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TRAINING_CHAPTERS = {"02_mlp_mixer": "mixer", "03_fnet": "fnet", "04_gmlp": "gmlp"}
-CIFAR100 = REPO.parent / "shared" / "data" / "cifar-100-python.tar.gz"
 TRAIN_LIMIT = 500  # 5 images per class: enough to run every cell, small enough to be quick
 # run_experiment's epoch log: its header, or a line such as " 1/2  4.6052 ..."
 EPOCH_LINE = re.compile(r"^\s*(epoch\s+loss\s|\d+/\d+\s)", re.M)

@@ -12,12 +12,11 @@ import json
 import re
 import shutil
 import zipfile
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from conftest import SMALL_MODEL
+from conftest import REPO, SMALL_MODEL
 
 from mlp_tutorial import build_model, pretrained, run_experiment, set_seed
 from mlp_tutorial.pretrained import RESULTS_URL, load_trained, save_trained
@@ -249,25 +248,15 @@ def test_another_dataset_or_a_path_as_name_is_refused(saved_run, dataset):
 
 
 # ------------------------------------------------------------ the book's trained models
-RESULTS = Path(__file__).resolve().parents[1] / "results"
-CIFAR100 = RESULTS.parents[1] / "shared" / "data" / "cifar-100-python.tar.gz"
-
-
-@pytest.fixture(scope="module")
-def cifar100():
-    if not CIFAR100.is_file():
-        pytest.skip(f"the real CIFAR-100 archive is not at {CIFAR100} (CI has it)")
-    from mlp_tutorial import load_dataset
-
-    return load_dataset("cifar100", path=CIFAR100)
+RESULTS = REPO / "results"
 
 
 @pytest.mark.backend
 @pytest.mark.parametrize("model_file", sorted(RESULTS.glob("*.keras")), ids=lambda p: p.stem)
-def test_a_committed_model_scores_its_records_test_accuracy(model_file, cifar100):
+def test_a_committed_model_scores_its_records_test_accuracy(model_file, cifar100_full):
     """Every model the book ships, loaded as a chapter with ``train = False`` loads it,
     tests on CIFAR-100 as its record says, on every backend."""
-    model, result = load_trained(model_file.stem, dataset=cifar100, results_dir=RESULTS)
+    model, result = load_trained(model_file.stem, dataset=cifar100_full, results_dir=RESULTS)
     record = json.loads(model_file.with_suffix(".json").read_text(encoding="utf-8"))
     assert record["dataset"]["source"].startswith("CIFAR-100: 50,000 train / 10,000 test")
     # A few of the 10,000 test images may flip between backends' float32 arithmetic.
