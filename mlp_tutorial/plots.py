@@ -308,25 +308,34 @@ def plot_spatial_projection(kernel, grid_shape, title=None):
     return fig
 
 
-def plot_spectrum(x, title=None):
+def plot_spectrum(x, title=None, clip=None):
     """What FNet's token mixing does to one sequence ``x``: input, |FFT2| and Re(FFT2).
 
     ``x``: ``(P, C)`` real values (e.g. the patch embeddings of one image). Returns a
     ``Figure`` with three panels stacked, each with its colorbar: ``x``; the magnitude
     ``|FFT2(x)|`` on a log color scale, frequency zero in the middle (axes in frequency
-    units); and ``Re(FFT2(x))``, the ``(P, C)`` table FNet adds to its input.
+    units); and ``Re(FFT2(x))``, the ``(P, C)`` table FNet adds to its input. The two
+    diverging panels span ``±max|values|``; with ``clip``, a percentile in (0, 100], they
+    span ``±`` that percentile of ``|values|`` instead, so that a few large entries (one
+    dominant channel) do not wash out the rest; larger entries show in the end colors.
     """
     x = np.asarray(x, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"`x` must be one sequence of shape (P, C); got shape {x.shape}.")
+    number = isinstance(clip, int | float) and not isinstance(clip, bool)
+    if clip is not None and not (number and 0 < clip <= 100):
+        raise ValueError(f"`clip` must be None or a percentile in (0, 100]; got {clip!r}.")
     spectrum = np.fft.fft2(x)
     magnitude = np.fft.fftshift(np.abs(spectrum))
     fig, axes = plt.subplots(3, 1, figsize=(7.0, 7.5), layout="constrained")
+    clipped = "" if clip is None else f", colors clipped at the {clip:g}th percentile of |·|"
     panels = [(axes[0], x, "input x"), (axes[2], spectrum.real, "Re(FFT2(x)): what FNet keeps")]
     for ax, values, panel_title in panels:
-        image = ax.imshow(values, cmap=DIVERGING_CMAP, norm=CenteredNorm(), aspect="auto")
-        fig.colorbar(image, ax=ax)
-        ax.set(title=panel_title, xlabel="channel", ylabel="patch")
+        limit = None if clip is None else np.percentile(np.abs(values), clip) or None
+        norm = CenteredNorm(halfrange=limit)
+        image = ax.imshow(values, cmap=DIVERGING_CMAP, norm=norm, aspect="auto")
+        fig.colorbar(image, ax=ax, extend="neither" if clip is None else "both")
+        ax.set(title=panel_title + clipped, xlabel="channel", ylabel="patch")
     # Frequency k sits at the center of pixel k; a zero magnitude is clipped to the floor.
     freq_p, freq_c = (np.fft.fftshift(np.fft.fftfreq(n, 1 / n)) for n in x.shape)
     vmax = magnitude.max() or 1.0

@@ -348,6 +348,27 @@ def test_plot_spectrum_panels_are_the_input_and_its_fourier_transform():
     assert real.get_clim() == pytest.approx(np.array([-1, 1]) * np.abs(expected.real).max())
 
 
+def test_plot_spectrum_clip_keeps_one_large_channel_from_washing_out_the_rest():
+    x = np.random.default_rng(0).normal(size=(64, 128))
+    x[:, 0] *= 200  # one channel of 128 holds most of the energy, as in a trained FNet
+    fig = plots.plot_spectrum(x, clip=99)
+    inputs, _, real = (ax.images[0] for ax in fig.axes if ax.images)
+
+    # The input's scale is set by the other 127 channels: well below channel 0's values.
+    assert inputs.get_clim() == pytest.approx(np.array([-1, 1]) * np.percentile(abs(x), 99))
+    assert inputs.get_clim()[1] < 0.05 * np.abs(x).max()
+    expected = np.fft.fft2(x).real
+    assert real.get_clim()[1] == pytest.approx(np.percentile(abs(expected), 99))
+    np.testing.assert_allclose(inputs.get_array(), x)  # values are kept, only colors clip
+    assert all("99th percentile" in fig.axes[i].get_title() for i in (0, 2))
+
+
+@pytest.mark.parametrize("clip", [0, 101, "99", True])
+def test_plot_spectrum_names_a_bad_clip(clip):
+    with pytest.raises(ValueError, match=r"`clip`.*\(0, 100\]"):
+        plots.plot_spectrum(np.ones((4, 4)), clip=clip)
+
+
 def test_plot_spectrum_names_a_batch_given_for_one_sequence():
     with pytest.raises(ValueError, match=r"`x`.*\(P, C\)"):
         plots.plot_spectrum(np.zeros((2, 16, 24)))
@@ -416,6 +437,7 @@ def notebook_sized_figures():
         "token maps": lambda: plots.plot_token_mixing_maps(np.zeros((64, 32)), (8, 8), 8, 32),
         "spatial": lambda: plots.plot_spatial_projection(np.zeros((64, 64)), (8, 8)),
         "spectrum": lambda: plots.plot_spectrum(np.zeros((64, 256))),
+        "clipped spectrum": lambda: plots.plot_spectrum(rng.normal(size=(64, 128)), clip=99),
         "scaling": lambda: plots.plot_scaling([64, 1024], {"gmlp": [1e-5, 1e-3]}),
         "lr": lambda: plots.plot_lr_schedule(np.arange(10), np.linspace(0, 1e-3, 10)),
         "time to accuracy": lambda: plots.plot_time_to_accuracy(
