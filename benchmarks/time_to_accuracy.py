@@ -30,6 +30,7 @@ and test accuracies, and the seed's measured images per second.
 
 import argparse
 import json
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -260,9 +261,7 @@ def run(args):
              num_params=result.num_params,
              seed_images_per_second_samples=samples, summary=summary),
     )  # fmt: skip
-    samples_file.unlink()
-    if args.checkpoint_dir.is_dir() and not any(args.checkpoint_dir.iterdir()):
-        args.checkpoint_dir.rmdir()
+    shutil.rmtree(args.checkpoint_dir)  # the record holds the run now: drop its backup
     print_summary([json.loads(args.output.read_text())])
     return 0
 

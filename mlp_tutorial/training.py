@@ -232,7 +232,8 @@ def run_experiment(
         precision: the dtype policy the model was built under, checked (None: not checked);
             build under ``keras.config.set_dtype_policy(precision)``. Recorded either way.
         checkpoint_dir: back up each epoch there: a rerun of the same run resumes
-            exactly, a changed one is refused (:mod:`mlp_tutorial.checkpoint`).
+            exactly (a finished one trains nothing and tests its final weights again), a
+            changed one is refused (:mod:`mlp_tutorial.checkpoint`).
         results_path, config: where to write the JSON record; the chapter's settings.
         distribution: a ``keras.distribution.Distribution`` (JAX; build the model in its
             scope) to train over several devices; None: Keras' current one, usually none.
@@ -256,8 +257,8 @@ def run_experiment(
     result.record = make_record(model, dataset, result, config=config, training=settings)
     if results_path is not None:
         write_record(results_path, result.record)
-    if backup is not None:
-        backup.remove()  # only now: a crash in evaluation or recording can still resume
+    # The backup stays: rerunning a finished run (a chapter run again after a disconnect)
+    # resumes at its end and only tests the final weights again.
     return result
 
 
@@ -366,6 +367,7 @@ def _callbacks(settings, checkpoint_dir, model, dataset, extra):
             raise backup.error(f"it holds {done} epochs, more than epochs={epochs}")
         if done:
             then = "it had stopped early" if backup.stopped else f"on to epoch {done + 1}"
+            then = "it is complete: the test runs again" if done == epochs else then
             print(f"Resuming from {checkpoint_dir}: {done}/{epochs} epochs done; {then}.")
     callbacks = [EpochSeeds(settings["seed"]), log, plateau, early, *extra, backup]
     return [callback for callback in callbacks if callback is not None], log, backup

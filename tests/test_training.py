@@ -217,7 +217,24 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
     assert resumed.epoch_seconds[:2] == first_seconds
     assert resumed.train_time_s == pytest.approx(sum(resumed.epoch_seconds))
     assert resumed.record["training"]["epochs_resumed"] == 2
-    assert not folder.exists()  # backup removed on success
+    assert json.loads((folder / "state.json").read_text())["epochs_done"] == 4  # kept
+
+
+def test_rerunning_a_finished_run_trains_nothing_and_gives_its_results(dataset, tmp_path, capsys):
+    """A chapter run again after its run finished (a rerun after a disconnect) resumes at
+    the end: the backup is kept, and the rerun only tests the final weights again."""
+    folder = tmp_path / "backup"
+    first = train(dataset, epochs=2, learning_rate=1e-2, checkpoint_dir=folder)
+    capsys.readouterr()
+    seen = SeenEpochs()
+    again = train(dataset, epochs=2, learning_rate=1e-2, checkpoint_dir=folder,
+                  extra_callbacks=[seen])  # fmt: skip
+    assert "2/2 epochs done; it is complete" in capsys.readouterr().out
+    assert seen.epochs == []
+    assert again.history == first.history
+    assert (again.test_top1, again.test_loss) == (first.test_top1, first.test_loss)
+    assert (again.epochs_run, again.epochs_resumed) == (2, 2)
+    assert again.epoch_seconds == first.epoch_seconds  # the first run's, as timed
 
 
 def test_resume_after_early_stopping_trains_no_more(dataset, tmp_path, capsys):
@@ -236,7 +253,7 @@ def test_resume_after_early_stopping_trains_no_more(dataset, tmp_path, capsys):
     assert seen.epochs == []
     assert resumed.history == whole.history
     assert resumed.test_loss == whole.test_loss
-    assert not folder.exists()
+    assert (folder / "state.json").is_file()  # kept after success
 
 
 def test_backup_keeps_what_extra_callbacks_log_and_their_stop(dataset, tmp_path):
@@ -256,7 +273,7 @@ def test_backup_keeps_what_extra_callbacks_log_and_their_stop(dataset, tmp_path)
     assert (resumed.epochs_run, resumed.epochs_resumed) == (2, 2)
     assert resumed.history["marker"] == [0.0, 1.0]
     assert len(resumed.history["loss"]) == 2
-    assert not folder.exists()
+    assert (folder / "state.json").is_file()  # kept after success
 
 
 def test_backup_restores_callback_counters_and_best_weights(dataset, tmp_path):
@@ -476,7 +493,7 @@ def test_resume_refuses_a_changed_model_precision_or_data(dataset, tmp_path):
         keras.config.set_dtype_policy("float32")
     resumed = train(dataset, **settings, model=dict(dropout_rate=0.1))
     assert resumed.epochs_resumed == 1
-    assert not folder.exists()
+    assert (folder / "state.json").is_file()  # kept after success
 
 
 def test_differences_name_each_changed_key():
