@@ -7,7 +7,7 @@
   characters, ANSI colours removed).
 
 The checks of stored outputs cover the chapters executed on the full CIFAR-100 so far
-(``EXECUTED``); chapters 02, 03, 05 and 06 join the list when their re-execution lands
+(``EXECUTED``); chapters 03, 05 and 06 join the list when their re-execution lands
 (issue 15). Their sources are checked already.
 """
 
@@ -19,11 +19,11 @@ import pytest
 from conftest import REPO
 
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-EXECUTED = ["01_patches", "04_gmlp"]
+EXECUTED = ["01_patches", "02_mlp_mixer", "04_gmlp"]
 WIDTH = 88
 FULL_CIFAR100 = "CIFAR-100: 50,000 train / 10,000 test images"
 # The records each training chapter writes (the recipe chapter: one per ablation step).
-RECORDS = {"04_gmlp": ["gmlp"]}
+RECORDS = {"02_mlp_mixer": ["mixer"], "04_gmlp": ["gmlp"]}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # absl's "I0000 00:00:..." lines, TensorFlow's source paths, oneDNN and CUDA notices
 LOG_LINE = re.compile(r"^(WARNING: All log messages|[IWEF]\d{4} |.*(tensorflow/|oneDNN|cuda))")
