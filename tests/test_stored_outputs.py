@@ -17,6 +17,7 @@ import re
 import nbformat
 import pytest
 from conftest import REPO
+from test_execute import LOG_LINE  # TensorFlow's and absl's log lines
 
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXECUTED = ["01_patches", "02_mlp_mixer", "04_gmlp"]
@@ -25,17 +26,24 @@ FULL_CIFAR100 = "CIFAR-100: 50,000 train / 10,000 test images"
 # The records each training chapter writes (the recipe chapter: one per ablation step).
 RECORDS = {"02_mlp_mixer": ["mixer"], "04_gmlp": ["gmlp"]}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# absl's "I0000 00:00:..." lines, TensorFlow's source paths, oneDNN and CUDA notices
-LOG_LINE = re.compile(r"^(WARNING: All log messages|[IWEF]\d{4} |.*(tensorflow/|oneDNN|cuda))")
+
+
+def code_cells(chapter):
+    """(cell index, cell) for every code cell of the chapter."""
+    cells = enumerate(nbformat.read(chapter, as_version=4).cells)
+    return [(index, cell) for index, cell in cells if cell.cell_type == "code"]
+
+
+def code_lines(chapter):
+    """(cell index, line) for every line of the chapter's code cells."""
+    return [(i, line) for i, cell in code_cells(chapter) for line in cell.source.splitlines()]
 
 
 def printed_lines(chapter):
     """(cell index, line) for every line of the chapter's stored stream outputs."""
-    notebook = nbformat.read(chapter, as_version=4)
     return [
         (index, line)
-        for index, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code"
+        for index, cell in code_cells(chapter)
         for output in cell.outputs
         if output.output_type == "stream"
         for line in ANSI.sub("", output.text).splitlines()
@@ -66,17 +74,6 @@ def test_training_chapters_ran_on_the_full_cifar100(stem):
         record = json.loads((REPO / "results" / f"{name}.json").read_text(encoding="utf-8"))
         assert record["dataset"]["source"].startswith(FULL_CIFAR100), name
         assert record["dataset"]["test_images"] == 10_000
-
-
-def code_lines(chapter):
-    """(cell index, line) for every line of the chapter's code cells."""
-    notebook = nbformat.read(chapter, as_version=4)
-    return [
-        (index, line)
-        for index, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code"
-        for line in cell.source.splitlines()
-    ]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
