@@ -7,8 +7,8 @@
   characters, ANSI colours removed).
 
 The checks of stored outputs cover the chapters executed on the full CIFAR-100 so far
-(``EXECUTED``); chapters 03, 05 and 06 join the list when their re-execution lands
-(issue 15). Their sources are checked already.
+(``EXECUTED``); chapter 06 joins the list when its re-execution lands (issue 15). Its
+source is checked already.
 """
 
 import json
@@ -20,11 +20,11 @@ from conftest import REPO
 from test_execute import LOG_LINE  # TensorFlow's and absl's log lines
 
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-EXECUTED = ["01_patches", "02_mlp_mixer", "04_gmlp"]
+EXECUTED = ["01_patches", "02_mlp_mixer", "03_fnet", "04_gmlp", "05_comparison"]
 WIDTH = 88
 FULL_CIFAR100 = "CIFAR-100: 50,000 train / 10,000 test images"
 # The records each training chapter writes (the recipe chapter: one per ablation step).
-RECORDS = {"02_mlp_mixer": ["mixer"], "04_gmlp": ["gmlp"]}
+RECORDS = {"02_mlp_mixer": ["mixer"], "03_fnet": ["fnet"], "04_gmlp": ["gmlp"]}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
