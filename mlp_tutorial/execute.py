@@ -6,10 +6,11 @@ in the current directory, else in this checkout); with none named, all run in na
 temporary folder); else they run with their own parameters, in place or into ``--output``.
 ``-p NAME VALUE`` sets a parameter in every selected chapter that defines it (papermill keeps
 it in an ``injected-parameters`` cell); a name that none defines is refused. Relative paths
-(``data_path``, ``results_dir``, ``checkpoint_dir``, ``MLP_TUTORIAL_CIFAR100``) start from
-the current directory. What C++ libraries write to a kernel's stderr (TensorFlow's start-up
-lines) goes to a log file, not into the notebook. Exit status: 1 when a cell fails, 2 for a
-bad command line.
+(``data_path``, ``results_dir``, ``checkpoint_dir``, ``benchmarks_dir``,
+``MLP_TUTORIAL_CIFAR100``) start from the current directory; a smoke copy gets its chapter's
+relative default paths made absolute, so that it runs again where it lies. What C++
+libraries write to a kernel's stderr (TensorFlow's start-up lines) goes to a log file, not
+into the notebook. Exit status: 1 when a cell fails, 2 for a bad command line.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from mlp_tutorial.data import ENV_VAR
 from mlp_tutorial.validation import suggest
 
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
-PATH_PARAMETERS = {"data_path", "results_dir", "checkpoint_dir"}
+PATH_PARAMETERS = {"data_path", "results_dir", "checkpoint_dir", "benchmarks_dir"}
 
 # Every chapter finishes in seconds on a CPU; a chapter gets the names its parameters define.
 SMOKE_PARAMETERS = dict(
@@ -109,11 +110,27 @@ def chapter_parameters(notebooks, overrides, smoke_output=None):
                 f"unknown parameter {name!r}{hint}: the parameters of {chapters} are "
                 f"{', '.join(known) or 'none'}"
             )
-    wanted = {}
-    if smoke_output is not None:
-        wanted = {**SMOKE_PARAMETERS, "results_dir": str((smoke_output / "results").resolve())}
-    wanted.update(overrides)
-    return {nb: {k: v for k, v in wanted.items() if k in defined[nb]} for nb in notebooks}
+    chosen = {}
+    for notebook in notebooks:
+        wanted = {}
+        if smoke_output is not None:
+            results = str((smoke_output / "results").resolve())
+            wanted = {**SMOKE_PARAMETERS, **pinned_paths(notebook, defined[notebook])}
+            wanted["results_dir"] = results
+        wanted.update(overrides)
+        chosen[notebook] = {k: v for k, v in wanted.items() if k in defined[notebook]}
+    return chosen
+
+
+def pinned_paths(notebook: Path, defined: dict) -> dict:
+    """The notebook's relative default paths (``PATH_PARAMETERS``) made absolute from its
+    folder, so that a smoke copy runs again where it lies (nbval re-runs the copies)."""
+    pinned = {}
+    for name in PATH_PARAMETERS & defined.keys():
+        value = parse_value(defined[name]["default"])
+        if isinstance(value, str) and not os.path.isabs(value):
+            pinned[name] = str((notebook.parent / value).resolve())
+    return pinned
 
 
 def run_notebook(notebook: Path, output: Path, parameters: dict, log: Path) -> None:
