@@ -29,6 +29,7 @@ import dataclasses
 import datetime
 import math
 import os
+import textwrap
 import time
 
 import keras
@@ -50,8 +51,9 @@ _DATA_ORDER, _LAYER_SEEDS, _BATCH_MIXING = 1, 2, 3
 class Result:
     """What one run produced. ``history`` (the logged metrics: the same numbers in a rerun)
     and ``epoch_seconds`` (each epoch's training steps, validation excluded) hold every
-    epoch, resumed ones included; ``train_time_s`` is their sum. ``wall_time_s`` and the
-    throughput are this call's only."""
+    epoch, resumed ones included; ``train_time_s`` is their sum, and the throughput
+    ``train_images_per_second`` comes from them too (see :func:`images_per_second`), so a
+    run resumed after its last epoch still has one. ``wall_time_s`` is this call's only."""
 
     history: dict
     test_top1: float
@@ -185,11 +187,12 @@ class EpochLog(keras.callbacks.Callback):
         row = "".join(f"  {v:>8.{d}f}" for v, d in zip(values, digits, strict=True))
         self.printer(f"{f'{epoch + 1}/{self.epochs}':>{self.width}}{row}  {lr:>8.2e}")
 
-    def images_per_second(self):
-        """Training throughput, without the first (compiling) epoch if there are more."""
-        seconds = self.seconds[1:] if len(self.seconds) > 1 else self.seconds
-        return len(seconds) * self.images_per_epoch / sum(seconds) if sum(seconds) else math.nan
 
+def images_per_second(epoch_seconds, images_per_epoch):
+    """Training throughput from each epoch's seconds of training steps, the first epoch
+    (which compiles) left out if there are more; NaN without a timed epoch."""
+    seconds = epoch_seconds[1:] if len(epoch_seconds) > 1 else epoch_seconds
+    return len(seconds) * images_per_epoch / sum(seconds) if sum(seconds) else math.nan
 
 # run_experiment's arguments that define a run: the record's "training", a resume's check.
 _SETTINGS = (
@@ -368,7 +371,8 @@ def _callbacks(settings, checkpoint_dir, model, dataset, extra):
         if done:
             then = "it had stopped early" if backup.stopped else f"on to epoch {done + 1}"
             then = "it is complete: the test runs again" if done == epochs else then
-            print(f"Resuming from {checkpoint_dir}: {done}/{epochs} epochs done; {then}.")
+            message = f"Resuming from {checkpoint_dir}: {done}/{epochs} epochs done; {then}."
+            print(textwrap.fill(message, 88))  # the page's width, whatever the path
     callbacks = [EpochSeeds(settings["seed"]), log, plateau, early, *extra, backup]
     return [callback for callback in callbacks if callback is not None], log, backup
 
@@ -419,7 +423,7 @@ def _evaluate(model, dataset, batch_size, test, history, timing, log, backup):
         test_top5=top5,
         test_loss=loss,
         num_params=int(model.count_params()),
-        train_images_per_second=float(log.images_per_second()),
+        train_images_per_second=images_per_second(timing[0], log.images_per_epoch),
         wall_time_s=timing[1],
         epoch_seconds=timing[0],
         train_time_s=float(sum(timing[0])),

@@ -24,6 +24,10 @@ from test_execute import LOG_LINE, outputs_text
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TRAINING_CHAPTERS = {"02_mlp_mixer": "mixer", "03_fnet": "fnet", "04_gmlp": "gmlp"}
+RECIPE_STEPS = ["seed", "warmup_cosine", "label_smoothing", "randaugment", "mixup_cutmix"]
+# The models each chapter saves (results/<name>.keras) and loads with `train = False`.
+SAVED_MODELS = {stem: [name] for stem, name in TRAINING_CHAPTERS.items()}
+SAVED_MODELS["06_training_recipe"] = [f"recipe_{step}" for step in RECIPE_STEPS]
 TRAIN_LIMIT = 500  # 5 images per class: enough to run every cell, small enough to be quick
 # run_experiment's epoch log: its header, or a line such as " 1/2  4.6052 ..."
 EPOCH_LINE = re.compile(r"^\s*(epoch\s+loss\s|\d+/\d+\s)", re.M)
@@ -122,30 +126,58 @@ def test_smoke_run_prints_and_stores_no_library_log_line(smoke_run):
         assert not LOG_LINE.findall(outputs_text(smoke_dir / chapter.name)), chapter.stem
 
 
+def after_training(chapter):
+    """What a reader sees below the training cell: ``[(kind, content), ...]`` for every
+    stream and figure output of the later cells (figures as their PNG data)."""
+    cells = nbformat.read(chapter, as_version=4).cells
+    code = [i for i, cell in enumerate(cells) if cell.cell_type == "code"]
+    trained = max(i for i in code if "run_experiment(" in cells[i].source)
+    shown = []
+    for cell in cells[trained + 1 :]:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                lines = output.text.splitlines()  # the record's path differs by design
+                shown += [("text", line) for line in lines if "results record:" not in line]
+            elif "image/png" in output.get("data", {}):
+                shown.append(("figure", output.data["image/png"]))
+    return shown
+
+
 @needs_cifar100
-def test_gmlp_chapter_loads_its_trained_model_and_trains_nothing(smoke_dir, tmp_path):
-    """`-p train False`: chapter 4 loads the gMLP that the smoke run trained and saved
-    (gmlp.keras, its SHA-256 in gmlp.json), tests it again to the same top-1 and fits
-    nothing: no epoch log, and the record is left as it was."""
+@pytest.mark.parametrize("stem", sorted(SAVED_MODELS))
+def test_training_chapter_loads_its_trained_model_and_trains_nothing(stem, smoke_dir, tmp_path):
+    """`-p train False`: a chapter loads the models that the smoke run trained and saved
+    (<name>.keras, its SHA-256 in <name>.json), tests each again to the same top-1, fits
+    nothing (no epoch log, the records left as they were), and shows below the training
+    cell the same figures and printed results as the run that trained: nothing a page
+    shows of the trained model may depend on a random augmentation."""
     results = smoke_dir / "results"
-    record_path = results / "gmlp.json"
-    before = record_path.read_bytes()
-    record = json.loads(before)
-    model_file = results / "gmlp.keras"
-    assert record["model_file"]["name"] == model_file.name
-    assert hashlib.sha256(model_file.read_bytes()).hexdigest() == record["model_file"]["sha256"]
-    assert EPOCH_LINE.search(outputs_text(smoke_dir / "04_gmlp.ipynb"))  # the run that trained
+    records = {name: (results / f"{name}.json").read_bytes() for name in SAVED_MODELS[stem]}
+    for name, before in records.items():
+        model_file = results / f"{name}.keras"
+        saved = json.loads(before)["model_file"]
+        assert saved["name"] == model_file.name
+        assert hashlib.sha256(model_file.read_bytes()).hexdigest() == saved["sha256"]
+    assert EPOCH_LINE.search(outputs_text(smoke_dir / f"{stem}.ipynb"))  # the run that trained
 
     data = ["-p", "dataset", "cifar100", "-p", "data_path", str(CIFAR100)]
     load = ["-p", "results_dir", str(results), "-p", "train", "False"]
-    _smoke(tmp_path, "04_gmlp", *data, "-p", "train_limit", str(TRAIN_LIMIT), *load)
-    printed = outputs_text(tmp_path / "04_gmlp.ipynb")
-    loaded = re.search(r"^loaded gmlp\.keras, tested again:\ntest top1 (\d\.\d{4}) ", printed, re.M)
-    assert loaded, printed[-3000:]
-    assert float(loaded[1]) == pytest.approx(record["test"]["top1"], abs=1e-4)
+    _smoke(tmp_path, stem, *data, "-p", "train_limit", str(TRAIN_LIMIT), *load)
+    printed = outputs_text(tmp_path / f"{stem}.ipynb")
+    for name, before in records.items():
+        pattern = rf"^loaded {name}\.keras, tested again:\ntest top1 (\d\.\d{{4}}) "
+        loaded = re.search(pattern, printed, re.M)
+        assert loaded, (name, printed[-3000:])
+        assert float(loaded[1]) == pytest.approx(json.loads(before)["test"]["top1"], abs=1e-4)
+        assert (results / f"{name}.json").read_bytes() == before  # nothing trained or written
     assert not EPOCH_LINE.search(printed)
-    assert record_path.read_bytes() == before  # nothing trained, nothing written
     assert not (tmp_path / "results").exists()
+    shown = after_training(tmp_path / f"{stem}.ipynb")
+    expected = after_training(smoke_dir / f"{stem}.ipynb")
+    assert [kind for kind, _ in shown] == [kind for kind, _ in expected]
+    pairs = zip(expected, shown, strict=True)
+    differ = [(a[0], a[1][:120], b[1][:120]) for a, b in pairs if a != b]
+    assert not differ, differ
 
 
 @needs_cifar100

@@ -202,8 +202,10 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
     rows = [line.split()[0] for line in printed if re.match(r"\s*\d+/\d+ ", line)]
 
     assert seen.epochs == [2, 3]  # zero-based: epochs 3 and 4
-    assert printed[0].startswith("Resuming from") and "on to epoch 3" in printed[0]
-    assert printed[1].split() == "epoch loss top1 top5 val_loss val_top1 val_top5 lr".split()
+    header = "epoch loss top1 top5 val_loss val_top1 val_top5 lr".split()
+    first_row = [line.split() for line in printed].index(header)
+    message = " ".join(printed[:first_row])  # wrapped to the page's width
+    assert message.startswith("Resuming from") and "on to epoch 3" in message
     assert rows == ["3/4", "4/4"]
     assert resumed.history == whole.history  # all four epochs, bit for bit
     assert (resumed.test_top1, resumed.test_top5, resumed.test_loss) == (
@@ -229,12 +231,20 @@ def test_rerunning_a_finished_run_trains_nothing_and_gives_its_results(dataset, 
     seen = SeenEpochs()
     again = train(dataset, epochs=2, learning_rate=1e-2, checkpoint_dir=folder,
                   extra_callbacks=[seen])  # fmt: skip
-    assert "2/2 epochs done; it is complete" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "2/2 epochs done; it is complete" in " ".join(printed.split())
+    assert max(len(line) for line in printed.splitlines()) <= 88  # however long the path
     assert seen.epochs == []
     assert again.history == first.history
     assert (again.test_top1, again.test_loss) == (first.test_top1, first.test_loss)
     assert (again.epochs_run, again.epochs_resumed) == (2, 2)
     assert again.epoch_seconds == first.epoch_seconds  # the first run's, as timed
+    # The throughput comes from those seconds: this call trained nothing, yet the rerun's
+    # record keeps the run's speed (second epoch: the first one compiles).
+    images = again.record["training"]["train_images"]
+    assert again.train_images_per_second == pytest.approx(images / again.epoch_seconds[1])
+    assert again.train_images_per_second == first.train_images_per_second
+    assert again.record["train_images_per_second"] == again.train_images_per_second
 
 
 def test_resume_after_early_stopping_trains_no_more(dataset, tmp_path, capsys):
