@@ -113,6 +113,7 @@ class Visit:
     links: dict = field(default_factory=dict)
     search_results: list[str] = field(default_factory=list)
     screenshot: Path | None = None
+    cut_off: list[str] = field(default_factory=list)  # code blocks wider than their box
     recording: bool = True  # off once the page is done: closing it aborts what is in flight
 
 
@@ -274,6 +275,13 @@ LINKS = """() => {
 }"""
 
 
+# The first line of every code block (cell source or output) whose text is wider than the
+# block: at the test's 1280-pixel viewport, the reader would have to scroll to read it.
+CUT_OFF = """() => [...document.querySelectorAll("article pre")]
+  .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+  .map((pre) => pre.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a)))"""
+
+
 @pytest.fixture(scope="module")
 def visits(browser, server, tmp_path_factory):
     """Load every page once; record what it showed; screenshot the chapters."""
@@ -288,6 +296,7 @@ def visits(browser, server, tmp_path_factory):
             visit.images = page.evaluate(WAIT_FOR_IMAGES)
             visit.math = page.evaluate(TYPESET_MATH)
             visit.links = page.evaluate(LINKS)
+            visit.cut_off = page.evaluate(CUT_OFF)
             if path in CHAPTERS:
                 visit.screenshot = shots / (Path(path).stem + ".png")
                 page.screenshot(path=str(visit.screenshot), full_page=True)
@@ -377,6 +386,14 @@ def test_chapter_has_its_figures(visits, path):
     """Every chapter shows figures from its committed outputs (all loaded, see above)."""
     figures = [image for image in visits[path].images if "/_images/" in image["src"]]
     assert len(figures) >= 2, [image["src"] for image in visits[path].images]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_code_block_is_cut_off_at_1280_pixels(visits, path):
+    """Every line of code and of printed output fits its block at the viewport's 1280
+    pixels (the stored-output tests hold the lines to 88 characters; the book's CSS makes
+    88 characters fit): the longest line of each block that would need scrolling."""
+    assert not visits[path].cut_off, visits[path].cut_off
 
 
 @pytest.mark.parametrize("path", PAGES)
