@@ -194,6 +194,7 @@ def images_per_second(epoch_seconds, images_per_epoch):
     seconds = epoch_seconds[1:] if len(epoch_seconds) > 1 else epoch_seconds
     return len(seconds) * images_per_epoch / sum(seconds) if sum(seconds) else math.nan
 
+
 # run_experiment's arguments that define a run: the record's "training", a resume's check.
 _SETTINGS = (
     "epochs batch_size learning_rate weight_decay seed validation_fraction "
