@@ -275,7 +275,7 @@ LINKS = """() => {
 }"""
 
 
-# The first line of every code block (cell source or output) whose text is wider than the
+# The longest line of every code block (cell source or output) whose text is wider than the
 # block: at the test's 1280-pixel viewport, the reader would have to scroll to read it.
 CUT_OFF = """() => [...document.querySelectorAll("article pre")]
   .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)

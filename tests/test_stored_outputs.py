@@ -6,7 +6,7 @@
 - No line of a code cell, and no line a chapter printed, is wider than the page (88
   characters, ANSI colours removed).
 
-The checks of stored outputs cover every executed chapter (``EXECUTED``).
+The checks of stored outputs cover every chapter: all are executed and committed.
 """
 
 import json
@@ -16,19 +16,11 @@ import nbformat
 import pytest
 from conftest import REPO
 from test_execute import LOG_LINE  # TensorFlow's and absl's log lines
+from test_notebooks import SAVED_MODELS  # each training chapter's records, by stem
 
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-EXECUTED = [chapter.stem for chapter in CHAPTERS]
 WIDTH = 88
 FULL_CIFAR100 = "CIFAR-100: 50,000 train / 10,000 test images"
-# The records each training chapter writes (the recipe chapter: one per ablation step).
-RECIPE_STEPS = ["seed", "warmup_cosine", "label_smoothing", "randaugment", "mixup_cutmix"]
-RECORDS = {
-    "02_mlp_mixer": ["mixer"],
-    "03_fnet": ["fnet"],
-    "04_gmlp": ["gmlp"],
-    "06_training_recipe": [f"recipe_{step}" for step in RECIPE_STEPS],
-}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -70,11 +62,11 @@ def run_card(chapter):
     return rows
 
 
-@pytest.mark.parametrize("stem", sorted(RECORDS))
+@pytest.mark.parametrize("stem", sorted(SAVED_MODELS))
 def test_training_chapters_ran_on_the_full_cifar100(stem):
     card = run_card(REPO / "notebooks" / f"{stem}.ipynb")
     assert card["data"].startswith(FULL_CIFAR100), card["data"]
-    for name in RECORDS[stem]:
+    for name in SAVED_MODELS[stem]:
         record = json.loads((REPO / "results" / f"{name}.json").read_text(encoding="utf-8"))
         assert record["dataset"]["source"].startswith(FULL_CIFAR100), name
         assert record["dataset"]["test_images"] == 10_000
@@ -88,16 +80,14 @@ def test_code_lines_fit_the_page(chapter):
     assert not wide, "\n".join(wide)
 
 
-@pytest.mark.parametrize("stem", EXECUTED)
-def test_no_stored_output_holds_a_log_line(stem):
-    chapter = REPO / "notebooks" / f"{stem}.ipynb"
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_no_stored_output_holds_a_log_line(chapter):
     logs = [f"cell {i}: {line[:100]}" for i, line in printed_lines(chapter) if LOG_LINE.match(line)]
     assert not logs, "\n".join(logs)
 
 
-@pytest.mark.parametrize("stem", EXECUTED)
-def test_printed_lines_fit_the_page(stem):
-    chapter = REPO / "notebooks" / f"{stem}.ipynb"
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_printed_lines_fit_the_page(chapter):
     wide = [
         f"cell {i}: {len(line)}: {line}" for i, line in printed_lines(chapter) if len(line) > WIDTH
     ]
