@@ -104,6 +104,11 @@ def load_packages(ref_roots):
     return packages
 
 
+def package_name(rev):
+    """How a record names the package timed: never by a folder of this machine."""
+    return "mlp_tutorial" if rev is None else f"mlp_tutorial at commit {rev}"
+
+
 def _peak_matmul_gflops(n=2048, tries=5):
     """Best float32 ``(n, n) @ (n, n)`` rate of the active backend, in GFLOP/s."""
     import keras
@@ -216,7 +221,7 @@ def worker(spec):
         wall=wall,
         cpu=cpu,
         facts=facts,
-        packages={str(k): str(Path(p.__file__).parent) for k, p in packages.items()},
+        packages={str(k): package_name(k) for k in packages},
         peak_matmul_gflops=peaks,
         loadavg_1min=load,
     )

@@ -21,8 +21,9 @@ _MODULES = {
     "gmlp": ("GMLPBlock", "SpatialGatingUnit"),
     "mixer": ("MixerBlock",),
     "patches": ("Patches", "PositionEmbedding"),
-    "pretrained": ("RESULTS_URL", "load_trained", "save_trained"),
+    "pretrained": ("load_trained", "save_trained"),
     "recipe": ("RECIPES", "Recipe"),
+    "remote": ("RESULTS_URL", "load_record"),
     "training": ("Result", "run_experiment", "set_seed"),
     "validation": ("validate_parameters",),
 }

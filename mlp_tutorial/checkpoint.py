@@ -8,19 +8,30 @@ data, settings, recipe and the model's full config. A rerun with the same finger
 continues exactly (the data order and random states are functions of seed and epoch); one
 with another is refused, naming each difference (``model.config.layers[4].config.rate:
 0.1 -> 0.2``). The number of epochs is not in it: a longer run is the same run.
+
+The files of the epoch before stay too, and ``state.json`` keeps that epoch's state: if a
+file of the newest epoch cannot be read (a truncated copy on a cloud drive), the rerun
+resumes from the epoch before, saying so; if neither can be read, it is refused.
 """
 
 import json
 import math
 import os
 import re
+import textwrap
+import zipfile
 import zlib
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 
+from mlp_tutorial.display import shown_path
 from mlp_tutorial.records import write_record
+
+# What reading a cut-short or damaged .weights.h5 or .npz file raises (h5py: OSError).
+UNREADABLE = (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile)
 
 
 def model_config(model):
@@ -102,8 +113,8 @@ class TrainingBackup(keras.callbacks.Callback):
 
     def error(self, what):
         return ValueError(
-            f"`checkpoint_dir` {str(self.directory)!r}: {what}. Delete that folder (or pass "
-            "another checkpoint_dir) to start from the first epoch."
+            f"`checkpoint_dir` {shown_path(self.directory)!r}: {what}. Delete that folder (or "
+            "pass another checkpoint_dir) to start from the first epoch."
         )
 
     def _read(self):
@@ -122,10 +133,34 @@ class TrainingBackup(keras.callbacks.Callback):
                 f"it holds a run with other settings, model or data (backup -> now: {shown}). "
                 "To resume it, rerun with the settings it was made with"
             )
-        for name in (state["weights"], state["best_weights"]):
-            if name is not None and not (self.directory / name).is_file():
-                raise self.error(f"{name}, named by its {self.STATE}, is missing")
-        return state
+        return self._sound(state)
+
+    def _sound(self, state):
+        """``state``, or the epoch before's (kept in it) if a file of ``state`` cannot be
+        read: that one's files, history and counters belong together. Refused if neither."""
+        previous = state.pop("previous", None)
+        if (damaged := self._damage(state)) is None:
+            return state
+        where, what, why = damaged
+        if previous is None or self._damage(previous) is not None:
+            raise self.error(f"{where} {what}{why}, and no earlier epoch's backup can be read")
+        done = previous["epochs_done"]
+        message = f"Skipping {where}, which {what}: resuming from the backup of epoch {done}."
+        print(textwrap.fill(message, 88))  # the page's width, whatever the path
+        return previous
+
+    def _damage(self, state):
+        """``(path shown, what is wrong, why)`` for the first of ``state``'s files that is
+        missing or cannot be read in full, or None if all can."""
+        for name in _files(state):
+            path = self.directory / name
+            if not path.is_file():
+                return shown_path(path), "is missing", ""
+            try:
+                _read_all(path)
+            except UNREADABLE as exc:
+                return shown_path(path), "cannot be read", f" ({exc or type(exc).__name__})"
+        return None
 
     def on_train_begin(self, logs=None):
         if not self.epochs_restored:
@@ -154,7 +189,7 @@ class TrainingBackup(keras.callbacks.Callback):
         for name in filter(None, files.values()):  # on disk before the state names them
             with open(self.directory / name, "rb") as f:
                 os.fsync(f.fileno())
-        self.state = {
+        state = {
             "format": self.FORMAT,
             "fingerprint": self.fingerprint,
             "epochs_done": epoch + 1,
@@ -167,8 +202,10 @@ class TrainingBackup(keras.callbacks.Callback):
                 if callback is not None
             },
         }
-        write_record(self.directory / self.STATE, self.state)  # atomic: the commit point
-        self._remove_files(keep=set(files.values()))
+        previous = self.state if self.state["epochs_done"] else None  # the fallback
+        write_record(self.directory / self.STATE, {**state, "previous": previous})  # atomic
+        self.state = state
+        self._remove_files(keep={*_files(state), *_files(previous or state)})
 
     def _remove_files(self, keep=()):
         for pattern in ("epoch-*.weights.h5", "best-*.npz", f".{self.STATE}.*.tmp"):
@@ -183,6 +220,23 @@ class TrainingBackup(keras.callbacks.Callback):
             self._remove_files()
             if not any(self.directory.iterdir()):
                 self.directory.rmdir()
+
+
+def _files(state):
+    """The names of the weights files ``state`` needs."""
+    return [name for name in (state["weights"], state["best_weights"]) if name is not None]
+
+
+def _read_all(path):
+    """Read every array in the ``.weights.h5`` or ``.npz`` file at ``path``: a damaged one
+    raises one of ``UNREADABLE`` (a truncated HDF5 file does so as it opens)."""
+    if path.suffix == ".npz":
+        with np.load(path) as arrays:
+            for key in arrays.files:
+                arrays[key]
+    else:
+        with h5py.File(path, "r") as file:
+            file.visititems(lambda _, item: item[()] if isinstance(item, h5py.Dataset) else None)
 
 
 def _encode(value):

@@ -7,6 +7,9 @@ import textwrap
 import keras
 import numpy as np
 
+from mlp_tutorial.display import shown_path
+from mlp_tutorial.validation import PATH_PARAMETERS
+
 #: The longest line a run card prints: what a page at 1280 px shows without scrolling.
 LINE_WIDTH = 88
 
@@ -52,7 +55,8 @@ def environment():
 def print_run_card(data, /, **settings):
     """Print what this execution uses: ``data.source`` (the dataset actually loaded),
     backend, device, precision (Keras' dtype policy in force), versions, and a line per
-    ``settings`` item (the chapter's parameters) but ``precision``. A value too long for a
+    ``settings`` item (the chapter's parameters) but ``precision``, paths relative to the
+    chapter's folder (:func:`~mlp_tutorial.display.shown_path`). A value too long for a
     line of ``LINE_WIDTH`` characters goes on under itself."""
     env = environment()
     rows = [
@@ -61,9 +65,14 @@ def print_run_card(data, /, **settings):
         ("device", env["device"]),
         ("precision", keras.config.dtype_policy().name),
         ("versions", ", ".join(f"{k} {v}" for k, v in env["versions"].items())),
-        *((key, repr(value)) for key, value in settings.items() if key != "precision"),
+        *((key, repr(_shown(key, value))) for key, value in settings.items() if key != "precision"),
     ]  # the precision in force, not the one asked for
     width = max(len(key) for key, _ in rows)
     options = dict(width=LINE_WIDTH, subsequent_indent=" " * (width + 4), break_on_hyphens=False)
     lines = [textwrap.fill(v, initial_indent=f"  {k:<{width}}  ", **options) for k, v in rows]
     print("Run card\n" + "\n".join(lines))
+
+
+def _shown(key, value):
+    """A setting as the run card prints it: a path relative to the chapter's folder."""
+    return shown_path(value) if key in PATH_PARAMETERS and value is not None else value

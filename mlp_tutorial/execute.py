@@ -4,13 +4,16 @@ The chapters are the ``[0-9][0-9]_*.ipynb`` files in ``--notebooks`` (default: `
 in the current directory, else in this checkout); with none named, all run in name order.
 ``--smoke`` runs them with tiny settings on the offline data into ``--output`` (default: a
 temporary folder); else they run with their own parameters, in place or into ``--output``.
-``-p NAME VALUE`` sets a parameter in every selected chapter that defines it (papermill keeps
-it in an ``injected-parameters`` cell); a name that none defines is refused. Relative paths
-(``data_path``, ``results_dir``, ``checkpoint_dir``, ``benchmarks_dir``,
-``MLP_TUTORIAL_CIFAR100``) start from the current directory; a smoke copy gets its chapter's
-relative default paths made absolute, so that it runs again where it lies. What C++
-libraries write to a kernel's stderr (TensorFlow's start-up lines) goes to a log file, not
-into the notebook. Exit status: 1 when a cell fails, 2 for a bad command line.
+``-p NAME VALUE`` sets a parameter in every selected chapter that defines it; a name that
+none defines is refused. Into ``--output``, papermill keeps the values in an
+``injected-parameters`` cell. In place, the executed chapter is what a reader can Run all:
+no injected cell, the values written into the parameters cell itself, but the paths
+(``data_path`` reaches the kernel as ``$MLP_TUTORIAL_CIFAR100``; ``results_dir``,
+``checkpoint_dir``, ``benchmarks_dir`` are used and not kept), and no path in the metadata.
+Relative paths start from the current directory; a smoke copy gets its chapter's relative
+default paths made absolute, so that it runs again where it lies. What C++ libraries write
+to a kernel's stderr (TensorFlow's start-up lines) goes to a log file, not into the
+notebook. Exit status: 1 when a cell fails, 2 for a bad command line.
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 
 from mlp_tutorial.data import ENV_VAR
-from mlp_tutorial.validation import suggest
+from mlp_tutorial.validation import PATH_PARAMETERS, suggest
 
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
-PATH_PARAMETERS = {"data_path", "results_dir", "checkpoint_dir", "benchmarks_dir"}
 
 # Every chapter finishes in seconds on a CPU; a chapter gets the names its parameters define.
 SMOKE_PARAMETERS = dict(
@@ -150,6 +153,42 @@ def run_notebook(notebook: Path, output: Path, parameters: dict, log: Path) -> N
         )  # fmt: skip
 
 
+def settle(notebook: Path, parameters: dict) -> None:
+    """Make an executed chapter one that a reader can Run all: drop papermill's
+    injected-parameters cell and its metadata (which name this machine's paths), and write
+    the values that produced the page into the parameters cell, but the paths."""
+    book = nbformat.read(notebook, as_version=4)
+    book.cells = [c for c in book.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    book.metadata.pop("papermill", None)
+    cell = next(c for c in book.cells if "parameters" in c.metadata.get("tags", []))
+    kept = {name: value for name, value in parameters.items() if name not in PATH_PARAMETERS}
+    cell.source = with_values(cell.source, kept)
+    nbformat.write(book, notebook)
+
+
+def with_values(source: str, values: dict) -> str:
+    """``source`` (a parameters cell) with the assignment of each name in ``values`` set to
+    its ``repr``, the rest of the line (a comment) kept: ``epochs = 5  # every epoch``."""
+    lines = source.splitlines(keepends=True)
+    assignments = [node for node in ast.parse(source).body if isinstance(node, ast.Assign)]
+    for node in reversed(assignments):  # from the bottom, so line numbers stay valid
+        name = node.targets[0].id if isinstance(node.targets[0], ast.Name) else None
+        if name in values and not _holds(node.value, values[name]):
+            first, last = node.value.lineno - 1, node.value.end_lineno - 1
+            head = lines[first].encode()[: node.value.col_offset].decode()
+            tail = lines[last].encode()[node.value.end_col_offset :].decode()
+            lines[first : last + 1] = [f"{head}{values[name]!r}{tail}"]
+    return "".join(lines)
+
+
+def _holds(node: ast.expr, value: object) -> bool:
+    """Whether the literal ``node`` already has ``value`` (then its line stays as written)."""
+    try:
+        return ast.literal_eval(node) == value and type(ast.literal_eval(node)) is type(value)
+    except ValueError:
+        return False
+
+
 def prepare(args: argparse.Namespace) -> tuple[list[Path], dict[Path, dict], Path | None]:
     """The notebooks, their parameters and the output folder, checked before anything runs."""
     notebooks = select_notebooks(args.notebooks, args.notebook_dir or default_notebook_dir())
@@ -165,6 +204,31 @@ def prepare(args: argparse.Namespace) -> tuple[list[Path], dict[Path, dict], Pat
     return notebooks, chapter_parameters(notebooks, overrides, smoke_output), output_dir
 
 
+def execute(notebook: Path, parameters: dict, output_dir: Path | None, log_dir: Path) -> bool:
+    """Run one chapter into ``output_dir``, or in place and then :func:`settle` it; on a
+    failing cell, print where and why and return False."""
+    output, log = notebook, log_dir / f"{notebook.stem}.log"
+    injected = dict(parameters)
+    if output_dir is not None:
+        output = output_dir / notebook.name
+    elif injected.get("data_path") is not None:  # as a reader names a local copy
+        os.environ[ENV_VAR] = injected.pop("data_path")
+    try:
+        run_notebook(notebook, output, injected, log)
+    except papermill.PapermillExecutionError as error:
+        first_line = next((line for line in error.source.splitlines() if line.strip()), "")
+        print(
+            f"FAILED {notebook.stem}: cell {error.cell_index} (In [{error.exec_count}]) "
+            f"raised {error.ename}: {error.evalue}\n  cell starts: {first_line}\n"
+            f"  full traceback in {output}\n  the kernel's own log: {log}",
+            file=sys.stderr,
+        )
+        return False
+    if output_dir is None:
+        settle(notebook, parameters)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected chapters one after another; return the process exit status."""
     try:
@@ -177,21 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     where = "executed copies and kernel logs go to" if output_dir else "in place; kernel logs go to"
     print(f"Chapters from {notebooks[0].parent}, {where} {log_dir}", flush=True)
     for number, notebook in enumerate(notebooks, start=1):
-        output = notebook if output_dir is None else output_dir / notebook.name
-        log = log_dir / f"{notebook.stem}.log"
         progress = f"[{number}/{len(notebooks)}] {notebook.stem}"
         print(f"{progress} ...", flush=True)
         start = time.perf_counter()
-        try:
-            run_notebook(notebook, output, parameters[notebook], log)
-        except papermill.PapermillExecutionError as error:
-            first_line = next((line for line in error.source.splitlines() if line.strip()), "")
-            print(
-                f"FAILED {notebook.stem}: cell {error.cell_index} (In [{error.exec_count}]) "
-                f"raised {error.ename}: {error.evalue}\n  cell starts: {first_line}\n"
-                f"  full traceback in {output}\n  the kernel's own log: {log}",
-                file=sys.stderr,
-            )
+        if not execute(notebook, parameters[notebook], output_dir, log_dir):
             return 1
         print(f"{progress} done in {time.perf_counter() - start:.1f} s", flush=True)
     return 0

@@ -1,10 +1,11 @@
 """The book's trained models: save one beside its record, load it back safely, no training.
 
 A chapter run with ``train = False`` loads ``results/<name>.keras`` and the history in
-``results/<name>.json``, from the folder or else from the repository (:data:`RESULTS_URL`),
-and re-tests it. A ``.keras`` file is code as much as weights, so before Keras reads one
-its ``config.json`` may name only Keras' own classes and ``mlp_tutorial``'s registered
-layers, and Keras loads it with ``safe_mode=True`` (no lambdas).
+``results/<name>.json``, from the folder or else from the repository
+(:func:`mlp_tutorial.remote.fetch`), and re-tests it. A ``.keras`` file is code as much
+as weights, so before Keras reads one its ``config.json`` may name only Keras' own
+classes and ``mlp_tutorial``'s registered layers, and Keras loads it with
+``safe_mode=True`` (no lambdas).
 """
 
 import hashlib
@@ -18,11 +19,9 @@ import keras
 import mlp_tutorial.classifier  # noqa: F401  (registers every layer of ours with Keras)
 from mlp_tutorial.recipe import Recipe, loss_for, metrics_for
 from mlp_tutorial.records import write_record
-from mlp_tutorial.training import Result, evaluate_test
+from mlp_tutorial.remote import fetch
+from mlp_tutorial.training import Result, evaluate_test, print_history
 from mlp_tutorial.validation import ParameterError
-
-#: Where the repository's records and models are, raw (``_config.yml``'s repository and branch).
-RESULTS_URL = "https://raw.githubusercontent.com/mlp-tutorial/modern-mlp-book/main/results"
 
 # Keras' own markers for values (not classes) in a config; they carry no module.
 _KERAS_VALUES = {"__keras_tensor__", "__tensor__", "__numpy__"}
@@ -52,11 +51,11 @@ def load_trained(name, *, dataset, results_dir="results", batch_size=None, confi
     chapter's settings; one that differs from the record's is a ``ParameterError``."""
     if not re.fullmatch(r"[\w-]+", name):
         raise ValueError(f"`name` must be a file stem such as 'gmlp'; got {name!r}.")
-    record_path = _fetch(Path(results_dir), f"{name}.json")
+    record_path = fetch(results_dir, f"{name}.json")
     record = json.loads(record_path.read_text(encoding="utf-8"))
     _check_settings(config or {}, record.get("config", {}), record_path.name)
     sha256 = record.get("model_file", {}).get("sha256")
-    path = _fetch(Path(results_dir), f"{name}.keras", sha256)
+    path = fetch(results_dir, f"{name}.keras", sha256=sha256)
     check_archive(path)
     model = keras.saving.load_model(path, safe_mode=True)
     return model, _retest(model, dataset, record, batch_size, path)
@@ -70,26 +69,6 @@ def _check_settings(config, saved, source):
                 key, value, f"`{key}`={value!r}, but the model of {source} trained with "
                 f"{saved[key]!r}: set it back, or train (`train = True`).",
             )  # fmt: skip
-
-
-def _fetch(folder, filename, sha256=None):
-    """``folder/filename``; downloaded from :data:`RESULTS_URL` (checked against ``sha256``
-    when given) if it is not there."""
-    if (folder / filename).is_file():
-        return folder / filename
-    url = f"{RESULTS_URL}/{filename}"
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        got = keras.utils.get_file(
-            filename, url, file_hash=sha256, cache_dir=folder, cache_subdir=""
-        )
-    except Exception as error:
-        (folder / filename).unlink(missing_ok=True)  # get_file keeps a file of the wrong hash
-        raise FileNotFoundError(
-            f"{filename} is not in {folder} and could not be downloaded from {url} ({error}). "
-            f"Train the model instead (`train = True`), or download {url} by hand into {folder}."
-        ) from error
-    return Path(got)
 
 
 def check_archive(path):
@@ -137,7 +116,8 @@ def _classes(config):
 
 
 def _retest(model, dataset, record, batch_size, path):
-    """Test ``model`` on ``dataset`` as ``run_experiment`` does; the Result of ``record``."""
+    """Print the epoch log that ``record`` keeps, test ``model`` on ``dataset`` as
+    ``run_experiment`` does, and return the Result of ``record``."""
     saved, training = record["dataset"], record["training"]
     if (dataset.name, dataset.num_classes) != (saved["name"], saved["num_classes"]):
         raise ValueError(
@@ -152,6 +132,8 @@ def _retest(model, dataset, record, batch_size, path):
     if not model.compiled:
         model.compile(loss=loss_for(recipe), metrics=metrics_for(recipe))
     batch_size = batch_size or training["batch_size"]
+    print(f"{path.stem}'s training, as its record logged it:")
+    print_history(record["history"], training["epochs"])
     print(f"loaded {path.name}, tested again:")  # a line of its own: 88 columns
     top1, top5, loss = evaluate_test(model, dataset, batch_size, (dataset.x_test, labels))
     keys = "train_images_per_second wall_time_s epoch_seconds train_time_s epochs_run".split()

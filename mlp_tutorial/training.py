@@ -38,10 +38,11 @@ import numpy as np
 from mlp_tutorial.augment import adapt_normalization, random_augmentation_layers, uses_randaugment
 from mlp_tutorial.checkpoint import TrainingBackup, model_config, run_fingerprint
 from mlp_tutorial.classifier import PRECISIONS
+from mlp_tutorial.display import shown_path
 from mlp_tutorial.environment import environment
 from mlp_tutorial.recipe import RECIPES, BatchMixing, compile_model, get_recipe, learning_rate_for
 from mlp_tutorial.records import write_record
-from mlp_tutorial.validation import check_choice, check_positive_int
+from mlp_tutorial.validation import PATH_PARAMETERS, check_choice, check_positive_int
 
 # Purposes for np.random.default_rng([seed, purpose, ...]): independent streams.
 _DATA_ORDER, _LAYER_SEEDS, _BATCH_MIXING = 1, 2, 3
@@ -179,13 +180,28 @@ class EpochLog(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         logs.setdefault("learning_rate", lr)
         logs["train_seconds"] = self.seconds[-1]  # logged, so the backup keeps it
+        self.print_row(epoch, {**logs, "lr": lr})
+
+    def print_row(self, epoch, logs):
+        """Print epoch ``epoch``'s line (the header first, once) from ``logs``, whose
+        values are those of ``COLUMNS``; a missing or None value prints as nan."""
         if self.header:  # before the first epoch this call prints, resumed or not
             self.printer(self.header)
             self.header = None
-        values = [logs.get(key, math.nan) for key in self.COLUMNS[:-1]]
+        values = [logs.get(key) for key in self.COLUMNS]
+        values = [math.nan if value is None else value for value in values]
         digits = [4 if key.endswith("loss") else 3 for key in self.COLUMNS[:-1]]
-        row = "".join(f"  {v:>8.{d}f}" for v, d in zip(values, digits, strict=True))
-        self.printer(f"{f'{epoch + 1}/{self.epochs}':>{self.width}}{row}  {lr:>8.2e}")
+        row = "".join(f"  {v:>8.{d}f}" for v, d in zip(values[:-1], digits, strict=True))
+        self.printer(f"{f'{epoch + 1}/{self.epochs}':>{self.width}}{row}  {values[-1]:>8.2e}")
+
+
+def print_history(history, epochs, printer=print):
+    """Print the epoch log of a finished run from its ``history`` (a record's): the lines
+    that ``run_experiment`` printed while it trained, for a run of ``epochs`` epochs."""
+    log = EpochLog(epochs, images_per_epoch=0, printer=printer)
+    for epoch in range(len(history["loss"])):
+        values = {key: column[epoch] for key, column in history.items()}
+        log.print_row(epoch, {**values, "lr": values.get("learning_rate")})
 
 
 def images_per_second(epoch_seconds, images_per_epoch):
@@ -372,7 +388,8 @@ def _callbacks(settings, checkpoint_dir, model, dataset, extra):
         if done:
             then = "it had stopped early" if backup.stopped else f"on to epoch {done + 1}"
             then = "it is complete: the test runs again" if done == epochs else then
-            message = f"Resuming from {checkpoint_dir}: {done}/{epochs} epochs done; {then}."
+            where = shown_path(checkpoint_dir)
+            message = f"Resuming from {where}: {done}/{epochs} epochs done; {then}."
             print(textwrap.fill(message, 88))  # the page's width, whatever the path
     callbacks = [EpochSeeds(settings["seed"]), log, plateau, early, *extra, backup]
     return [callback for callback in callbacks if callback is not None], log, backup
@@ -435,11 +452,12 @@ def _evaluate(model, dataset, batch_size, test, history, timing, log, backup):
 
 def make_record(model, dataset, result, *, config, training):
     """The JSON-able results record described in DESIGN.md: ``config`` holds the chapter's
-    settings as passed, ``model_config`` the Keras config of the model that ran."""
+    settings as passed but its paths (a record names no folder of the machine that ran),
+    ``model_config`` the Keras config of the model that ran."""
     data = dict(name=dataset.name, source=dataset.source, num_classes=dataset.num_classes)
     return {
         "model": model.name,
-        "config": dict(config or {}),
+        "config": {k: v for k, v in (config or {}).items() if k not in PATH_PARAMETERS},
         "model_config": model_config(model),
         "precision": model.dtype_policy.name,
         "training": training,

@@ -103,6 +103,18 @@ def _existing_path(name, value):
     return str(path)
 
 
+def _folder_to_read(name, value):
+    """None, or a path that is not a file, as an absolute path (a str): a folder of
+    records, read where it exists; where it does not, the chapter downloads them."""
+    if value is None:
+        return None
+    needed = "None or a folder (downloaded into a cache where it does not exist)"
+    path = _as_path(name, value, needed)
+    if path.exists() and not path.is_dir():
+        _reject(name, value, needed, problem="is a file")
+    return str(path)
+
+
 def _writable_folder(name, value):
     """A folder that exists or can be created and is writable, tested for real: the folders
     and the file that the test creates are removed again, so checking has no side effect."""
@@ -180,7 +192,7 @@ _CHECKS = {
     "seed": lambda n, v: check_int(n, v, 0),
     "precision": _one_of("precision"),
     "results_dir": _writable_folder,
-    "benchmarks_dir": _existing_path,  # None or a folder of benchmark records to read
+    "benchmarks_dir": _folder_to_read,  # None or a folder of benchmark records to read
     "checkpoint_dir": lambda n, v: None if v is None else _writable_folder(n, v),
     "recipe": _one_of("recipe"),
     "augmentation": _one_of("augmentation"),
@@ -190,6 +202,9 @@ _CHECKS = {
 
 #: Every parameter name a chapter may use, in the order of its parameters cell.
 KNOWN_PARAMETERS = tuple(_CHECKS)
+#: The parameters that say where things are on the machine that runs a chapter, not what
+#: it runs: records leave them out, and a committed chapter keeps its defaults.
+PATH_PARAMETERS = frozenset({"data_path", "results_dir", "checkpoint_dir", "benchmarks_dir"})
 
 
 def validate_parameters(**params):

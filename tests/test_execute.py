@@ -132,6 +132,45 @@ def test_full_run_executes_in_place_with_own_parameters(chapters):
     assert outputs_text(chapters / "01_tiny.ipynb") == "cifar100 None 50 ../results\n"
 
 
+def test_an_in_place_run_leaves_a_chapter_a_reader_can_run_all(chapters, tmp_path):
+    """In place, the values that made the page go into the parameters cell (comments kept),
+    the data reaches the kernel as $MLP_TUTORIAL_CIFAR100, other paths are used but not
+    kept, and neither an injected-parameters cell nor papermill's paths stay behind."""
+    notebook = write_notebook(
+        chapters / "03_reader.ipynb",
+        "import os\nprint(data_path, epochs, results_dir, os.environ['MLP_TUTORIAL_CIFAR100'])",
+        parameters="data_path = None  # a local copy\nepochs = [\n    50,\n]  # every epoch\n"
+        'results_dir = "../results"  # where the record goes\nname = "é"',
+    )
+    args = ["03_reader", "-p", "epochs", "7", "-p", "data_path", "data/c.tar.gz"]
+    assert execute.main([*args, "-p", "results_dir", "out", "-p", "name", "ü"]) == 0
+
+    executed = nbformat.read(notebook, as_version=4)
+    assert [c.metadata.get("tags", []) for c in executed.cells if c.cell_type == "code"] == [
+        ["parameters"],
+        [],
+    ]
+    assert executed.cells[1].source == (
+        "data_path = None  # a local copy\nepochs = 7  # every epoch\n"
+        "results_dir = \"../results\"  # where the record goes\nname = 'ü'"
+    )
+    assert "papermill" not in executed.metadata
+    assert outputs_text(notebook) == f"None 7 {tmp_path / 'out'} {tmp_path / 'data/c.tar.gz'}\n"
+    for cell in executed.cells[2:]:
+        cell.outputs = []  # what the test's cell printed; the rest must name no folder
+    assert str(tmp_path) not in nbformat.writes(executed)
+
+
+def test_an_executed_copy_keeps_the_injected_cell(chapters, tmp_path):
+    """Into --output (scratch copies, the smoke run that nbval re-runs) papermill's cell
+    stays: the copy must run again with the same values."""
+    assert execute.main(["--output", "out", "01_tiny", "-p", "epochs", "3"]) == 0
+    copy = nbformat.read(tmp_path / "out" / "01_tiny.ipynb", as_version=4)
+    tags = [c.metadata.get("tags", []) for c in copy.cells if c.cell_type == "code"]
+    assert tags[:2] == [["parameters"], ["injected-parameters"]]
+    assert "epochs = 50" in copy.cells[1].source
+
+
 def test_failing_cell_stops_the_run_with_status_1(chapters, tmp_path, capsys):
     output_dir = tmp_path / "out"
     status = execute.main(["--smoke", "--output", str(output_dir), "02_broken", "01_tiny"])

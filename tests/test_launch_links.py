@@ -111,3 +111,21 @@ def test_install_cell_does_nothing_when_the_package_is_there(chapter):
     assert importlib.util.find_spec("mlp_tutorial") is not None  # installed for the tests
     check_call = run_install_cell(chapter, package_missing=False)
     check_call.assert_not_called()
+
+
+def test_every_address_of_the_repository_is_the_configured_one(repository):
+    """The package's REPOSITORY and every GitHub or raw address of a repository that the
+    book's files write (notebooks, pages, README, package, workflows) name _config.yml's."""
+    from mlp_tutorial.remote import BRANCH, REPOSITORY
+
+    assert (REPOSITORY, BRANCH) == (repository.url, repository.branch)
+    files = [
+        *CHAPTERS, REPO / "README.md", *sorted((REPO / "book").glob("*.md")),
+        *sorted((REPO / "mlp_tutorial").glob("*.py")),
+        *sorted((REPO / ".github" / "workflows").glob("*.yml")),
+    ]  # fmt: skip
+    owner_name = repository.url.removeprefix("https://github.com/")
+    address = re.compile(r"(?:github\.com|raw\.githubusercontent\.com)/([\w.-]+/[\w.-]+)")
+    found = {(path.name, m) for path in files for m in address.findall(path.read_text("utf-8"))}
+    assert {name for name, _ in found} >= {chapter.name for chapter in CHAPTERS}
+    assert {m for _, m in found} == {owner_name}, sorted(found)

@@ -101,10 +101,15 @@ def test_missing_data_path(tmp_path):
         validate_parameters(data_path=missing)
 
 
-def test_missing_benchmarks_dir_is_named(tmp_path):
+def test_benchmarks_dir_may_be_missing_but_not_a_file(tmp_path):
+    """A missing folder is where a chapter opened alone downloads the records from; a file
+    is no folder of records."""
     missing = tmp_path / "benchmarks" / "results"
-    with pytest.raises(ValueError, match="`benchmarks_dir`=.*does not exist: None or the path"):
-        validate_parameters(benchmarks_dir=str(missing))
+    assert validate_parameters(benchmarks_dir=str(missing)) == {"benchmarks_dir": str(missing)}
+    assert not missing.exists()  # checking creates nothing
+    (tmp_path / "file.json").write_text("{}")
+    with pytest.raises(ValueError, match="`benchmarks_dir`=.*is a file: None or a folder"):
+        validate_parameters(benchmarks_dir=str(tmp_path / "file.json"))
     assert validate_parameters(benchmarks_dir=None) == {"benchmarks_dir": None}
 
 

@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 from conftest import REPO, SMALL_MODEL
 
-from mlp_tutorial import build_model, pretrained, run_experiment, set_seed
-from mlp_tutorial.pretrained import RESULTS_URL, load_trained, save_trained
+from mlp_tutorial import build_model, run_experiment, set_seed
+from mlp_tutorial import remote as remote_module
+from mlp_tutorial.pretrained import load_trained, save_trained
 from mlp_tutorial.recipe import get_recipe
+from mlp_tutorial.remote import RESULTS_URL, cache_folder
 from mlp_tutorial.validation import ParameterError
 
 pytestmark = pytest.mark.backend
@@ -216,27 +218,81 @@ def test_a_failed_download_says_where_and_what_to_do(dataset, tmp_path, monkeypa
 
 @pytest.fixture
 def remote(saved_run, tmp_path, monkeypatch):
-    """A copy of the saved run served at a ``file://`` RESULTS_URL."""
+    """A copy of the saved run served at a ``file://`` $MLP_TUTORIAL_RESULTS_URL, with a
+    Keras home of its own for the downloads."""
     folder = copy_results(saved_run, tmp_path / "remote")
-    monkeypatch.setattr(pretrained, "RESULTS_URL", folder.as_uri())
+    monkeypatch.setenv("MLP_TUTORIAL_RESULTS_URL", folder.as_uri())
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     return folder
 
 
 def test_a_download_is_used_when_the_files_are_not_here(remote, saved_run, dataset, tmp_path):
+    """From $MLP_TUTORIAL_RESULTS_URL into the cache; the named folder is never written."""
     local = tmp_path / "results"
     _, loaded = load_trained("gmlp", dataset=dataset, results_dir=local)
-    assert (local / "gmlp.keras").read_bytes() == (remote / "gmlp.keras").read_bytes()
+    cache = cache_folder(remote.as_uri())
+    assert cache.is_relative_to(tmp_path / "keras-home")
+    assert (cache / "gmlp.keras").read_bytes() == (remote / "gmlp.keras").read_bytes()
     assert loaded.test_top1 == pytest.approx(saved_run[1].test_top1, abs=1e-6)
+    assert not local.exists()
+
+
+def test_a_downloaded_record_is_fetched_again_the_model_is_not(remote, dataset, monkeypatch):
+    """A record can change upstream and has no hash to check: it is never taken from the
+    cache. A model is, as long as its hash is the record's."""
+    load_trained("gmlp", dataset=dataset, results_dir=remote.parent / "nowhere")
+    fetched = []
+    get_file = keras.utils.get_file
+
+    def counting(filename, origin, **kwargs):
+        fetched.append((filename, kwargs["force_download"]))
+        return get_file(filename, origin, **kwargs)
+
+    monkeypatch.setattr(keras.utils, "get_file", counting)
+    cache = cache_folder(remote.as_uri())
+    stamp = (cache / "gmlp.keras").stat().st_mtime_ns
+    load_trained("gmlp", dataset=dataset, results_dir=remote.parent / "nowhere")
+    assert fetched == [("gmlp.json", True), ("gmlp.keras", False)]
+    assert (cache / "gmlp.keras").stat().st_mtime_ns == stamp  # not downloaded again
 
 
 def test_a_download_of_the_wrong_hash_is_refused_and_removed(remote, dataset, tmp_path):
     with open(remote / "gmlp.keras", "ab") as file:
         file.write(b"\0")  # still a loadable zip, but not the recorded file
-    local = tmp_path / "results"
     url = re.escape(f"{remote.as_uri()}/gmlp.keras")
     with pytest.raises(FileNotFoundError, match=rf"{url} \(.*hash does not match"):
-        load_trained("gmlp", dataset=dataset, results_dir=local)
-    assert (local / "gmlp.json").exists() and not (local / "gmlp.keras").exists()
+        load_trained("gmlp", dataset=dataset, results_dir=tmp_path / "results")
+    cache = cache_folder(remote.as_uri())
+    assert (cache / "gmlp.json").exists() and not (cache / "gmlp.keras").exists()
+
+
+def test_the_download_base_defaults_to_the_repository_and_benchmarks_sit_beside_it(
+    monkeypatch,
+):
+    monkeypatch.delenv("MLP_TUTORIAL_RESULTS_URL", raising=False)
+    assert remote_module.results_url() == RESULTS_URL
+    assert remote_module.benchmarks_url() == RESULTS_URL.removesuffix("results") + (
+        "benchmarks/results"
+    )
+    monkeypatch.setenv("MLP_TUTORIAL_RESULTS_URL", "http://127.0.0.1:8000/fork/results/")
+    assert remote_module.results_url() == "http://127.0.0.1:8000/fork/results"
+    assert remote_module.benchmarks_url() == "http://127.0.0.1:8000/fork/benchmarks/results"
+
+
+def test_a_loaded_model_prints_the_epoch_log_that_its_training_printed(
+    dataset, tmp_path, capsys, monkeypatch
+):
+    """A chapter run with `train = False` shows how the model it loads was trained: the
+    lines come from the record, and are those that `run_experiment` printed."""
+    epoch_line = re.compile(r"^\s*(epoch\s+loss\s|\d+/\d+\s)")
+    train_and_save(dataset, tmp_path)
+    trained = [line for line in capsys.readouterr().out.splitlines() if epoch_line.match(line)]
+    forbid_training(monkeypatch)
+    load_trained("gmlp", dataset=dataset, results_dir=tmp_path)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "gmlp's training, as its record logged it:"
+    assert len(trained) == 2 and printed[1:3] == trained  # the header and the one epoch
+    assert printed[3] == "loaded gmlp.keras, tested again:"
 
 
 def test_another_dataset_or_a_path_as_name_is_refused(saved_run, dataset):

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -199,11 +200,11 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
     seen = SeenEpochs()
     resumed = train(dataset, **PLATEAU, checkpoint_dir=folder, extra_callbacks=[seen])
     printed = capsys.readouterr().out.splitlines()
-    rows = [line.split()[0] for line in printed if re.match(r"\s*\d+/\d+ ", line)]
 
     assert seen.epochs == [2, 3]  # zero-based: epochs 3 and 4
     header = "epoch loss top1 top5 val_loss val_top1 val_top5 lr".split()
     first_row = [line.split() for line in printed].index(header)
+    rows = [line.split()[0] for line in printed[first_row:] if re.match(r"\s*\d+/\d+ ", line)]
     message = " ".join(printed[:first_row])  # wrapped to the page's width
     assert message.startswith("Resuming from") and "on to epoch 3" in message
     assert rows == ["3/4", "4/4"]
@@ -220,6 +221,84 @@ def test_resume_after_interruption_is_exact(dataset, tmp_path, capsys):
     assert resumed.train_time_s == pytest.approx(sum(resumed.epoch_seconds))
     assert resumed.record["training"]["epochs_resumed"] == 2
     assert json.loads((folder / "state.json").read_text())["epochs_done"] == 4  # kept
+
+
+@pytest.fixture(scope="module")
+def plateau_run(dataset):
+    """The uninterrupted PLATEAU run, which a resumed one must equal."""
+    return train(dataset, **PLATEAU)
+
+
+def cut_short(path):
+    """Truncate the file at ``path`` to half its size, as an unfinished copy leaves it."""
+    with open(path, "r+b") as file:
+        file.truncate(path.stat().st_size // 2)
+
+
+@pytest.mark.parametrize("damaged", ["epoch-0003.weights.h5", "best-0003.npz"])
+def test_resume_skips_a_damaged_newest_epoch(
+    dataset, plateau_run, tmp_path, monkeypatch, capsys, damaged
+):
+    """A file of the newest epoch (3) cut short: the rerun names it and resumes from epoch
+    2's files, history and counters (epoch 3's would not halve the rate for epoch 4), and
+    ends as the uninterrupted run did."""
+    monkeypatch.chdir(tmp_path)  # paths are shown relative to it
+    backup = Path("backup")
+    with pytest.raises(Interrupted):
+        train(dataset, **PLATEAU, checkpoint_dir=backup, extra_callbacks=[Interrupt(after=3)])
+    assert sorted(path.name for path in backup.glob("epoch-*")) == [
+        "epoch-0002.weights.h5",
+        "epoch-0003.weights.h5",
+    ]
+    cut_short(backup / damaged)
+    capsys.readouterr()
+    seen = SeenEpochs()
+    resumed = train(dataset, **PLATEAU, checkpoint_dir=backup, extra_callbacks=[seen])
+    printed = capsys.readouterr().out
+    assert " ".join(printed.split()).startswith(
+        f"Skipping {backup / damaged}, which cannot be read: resuming from the backup of "
+        "epoch 2. Resuming from backup: 2/4 epochs done; on to epoch 3."
+    )
+    assert max(len(line) for line in printed.splitlines()) <= 88
+    assert seen.epochs == [2, 3]
+    assert (resumed.epochs_run, resumed.epochs_resumed) == (4, 2)
+    assert resumed.history == plateau_run.history
+    assert resumed.test_loss == plateau_run.test_loss
+    state = json.loads((backup / "state.json").read_text())
+    assert (state["epochs_done"], state["previous"]["epochs_done"]) == (4, 3)
+    assert sorted(path.name for path in backup.iterdir()) == [
+        "best-0003.npz",
+        "best-0004.npz",
+        "epoch-0003.weights.h5",  # written again: sound
+        "epoch-0004.weights.h5",
+        "state.json",
+    ]
+
+
+def test_resume_refuses_a_backup_with_no_sound_epoch(dataset, tmp_path, monkeypatch):
+    """Every weights file cut short: a ValueError (not h5py's OSError, which names no file)
+    names the newest and says how to start over; doing so trains from the first epoch."""
+    monkeypatch.chdir(tmp_path)
+    backup = Path("backup")
+    settings = dict(epochs=2, learning_rate=1e-2, checkpoint_dir=backup)
+    with pytest.raises(Interrupted):
+        train(dataset, **settings, extra_callbacks=[DieAtTrainEnd()])
+    for path in backup.glob("epoch-*.weights.h5"):
+        cut_short(path)
+    with pytest.raises(ValueError) as refused:
+        train(dataset, **settings)
+    message = str(refused.value)
+    assert message.startswith(
+        f"`checkpoint_dir` 'backup': {backup / 'epoch-0002.weights.h5'} cannot be read ("
+    )
+    assert "truncated file" in message  # h5py's reason
+    assert message.endswith(
+        ", and no earlier epoch's backup can be read. Delete that folder (or pass another "
+        "checkpoint_dir) to start from the first epoch."
+    )
+    shutil.rmtree(backup)  # as it says
+    again = train(dataset, **settings)
+    assert (again.epochs_run, again.epochs_resumed) == (2, 0)
 
 
 def test_rerunning_a_finished_run_trains_nothing_and_gives_its_results(dataset, tmp_path, capsys):

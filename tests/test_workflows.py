@@ -7,10 +7,14 @@ must fail the same validation, so that a green result means something.
 
 The other tests check properties, not wording: the book job runs the test command that
 ``.ci/run`` and the README give; only pushes to main deploy; nothing but the jobs that must
-write can write; every input a workflow uses is declared.
+write can write; every input a workflow uses is declared; the GPU workflow keeps and proposes
+each trained model (``results/*.keras``) together with the record that holds its SHA-256
+(``results/*.json``), and its pull request checks every such pair before it is opened.
 """
 
 import fnmatch
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -239,11 +243,14 @@ def test_gpu_workflow_executes_the_chapters_on_cifar100_and_checks_and_keeps_the
     script = "\n".join(run_lines(workflow, "execute"))
     assert "tensorflow[and-cuda]" in script  # TensorFlow's CUDA libraries for the GPU
     assert re.search(r"python -m mlp_tutorial\.execute\b", script)
-    assert re.search(r"-p dataset cifar100\b", script)
+    # In place, so the runner leaves pages a reader can Run all (no papermill cell, no path
+    # of the runner); the chapters' own default is CIFAR-100 (test_notebook_parameters).
+    assert "--output" not in script and "-p dataset" not in script
     upload = step_using(workflow, "actions/upload-artifact")
     folder = upload["with"]["path"].rstrip("/")
     assert upload["if"] == "always()"  # a failed run keeps its notebooks for inspection
-    assert re.search(rf"--nbval-lax\b.*\b{folder}/\*\.ipynb", script)
+    assert re.search(r"--nbval-lax\b.*\bnotebooks/\*\.ipynb", script)
+    assert f"cp notebooks/*.ipynb {folder}/" in script
     assert f"{folder}/results" in script  # the results records travel with the notebooks
 
 
@@ -254,3 +261,110 @@ def test_gpu_pull_request_only_on_request_and_never_on_the_gpu_runner():
     assert "workflow_dispatch" in job["if"] and "inputs.open_pr" in job["if"]
     assert job["runs-on"].startswith("ubuntu-")  # GitHub-hosted: the GPU machine gets no token
     assert job["needs"] == "execute"
+
+
+def _step_index(workflow, job, predicate):
+    found = [i for i, step in enumerate(steps(workflow, job)) if predicate(step)]
+    assert len(found) == 1, f"expected one such step in {job}, found {len(found)}"
+    return found[0]
+
+
+def _runs(pattern):
+    return lambda step: re.search(pattern, step.get("run", ""), re.MULTILINE) is not None
+
+
+@pytest.mark.parametrize("ext", ["json", "keras"])
+def test_gpu_workflow_collects_the_models_with_the_records(ext):
+    """Each record holds its model's SHA-256: the run clears the committed records and
+    models alike, and collects this run's, both, into the uploaded folder, before nbval
+    executes the notebooks again."""
+    workflow = load(GPU)
+    upload = step_using(workflow, "actions/upload-artifact")
+    folder = upload["with"]["path"].rstrip("/")
+    execute = _step_index(workflow, "execute", _runs(r"python -m mlp_tutorial\.execute\b"))
+    clear = steps(workflow, "execute")[execute]["run"]
+    assert re.search(rf"^\s*rm -f\b.*\sresults/\*\.{ext}\b", clear, re.MULTILINE), clear
+    collect = _step_index(
+        workflow, "execute", _runs(rf"^\s*cp results/\*\.{ext} {folder}/results/?(\s|$)")
+    )
+    nbval = _step_index(workflow, "execute", _runs(r"--nbval"))
+    upload_at = steps(workflow, "execute").index(upload)
+    assert execute < collect < nbval < upload_at
+    assert steps(workflow, "execute")[collect]["if"] == "always()"
+
+
+@pytest.mark.parametrize("ext", ["json", "keras"])
+def test_gpu_pull_request_proposes_the_models_with_the_records(ext):
+    """The pull request puts this run's records and models in place, and commits both."""
+    workflow = load(GPU)
+    upload = step_using(workflow, "actions/upload-artifact")["with"]
+    download = step_using(workflow, "actions/download-artifact")["with"]
+    assert download["name"] == upload["name"]
+    here = download["path"].rstrip("/")
+    lines = run_lines(workflow, "pull-request")
+    assert f"cp {here}/results/*.{ext} results/" in lines
+    proposed = step_using(workflow, "peter-evans/create-pull-request")["with"]["add-paths"]
+    assert f"results/*.{ext}" in proposed.split()
+    assert "notebooks/*.ipynb" in proposed.split()
+
+
+def _pair_check():
+    """The pull-request job's script that checks every record against its model."""
+    workflow = load(GPU)
+    index = _step_index(workflow, "pull-request", _runs(r"sha256"))
+    put = _step_index(workflow, "pull-request", _runs(r"^\s*cp \S+/results/\*\.keras results/"))
+    opened = steps(workflow, "pull-request").index(
+        step_using(workflow, "peter-evans/create-pull-request")
+    )
+    assert put < index < opened  # on the files put in place, before they are proposed
+    return steps(workflow, "pull-request")[index]["run"]
+
+
+def _check_pairs(folder):
+    return subprocess.run(
+        ["bash", "-e", "-c", _pair_check()], cwd=folder, capture_output=True, text=True
+    )
+
+
+def _write_pair(results, name, data):
+    """A model and the record that names it, as `save_trained` writes them."""
+    (results / f"{name}.keras").write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    model_file = {"name": f"{name}.keras", "bytes": len(data), "sha256": digest}
+    (results / f"{name}.json").write_text(json.dumps({"model_file": model_file}))
+
+
+@pytest.mark.parametrize(
+    "case, named",
+    [
+        ("pairs", None),
+        ("old model", "gmlp.keras"),
+        ("model without record", "fnet.keras"),
+        ("no model", "recipe_seed.keras"),
+    ],
+)
+def test_gpu_pull_request_refuses_a_record_without_its_model(tmp_path, case, named):
+    """The check runs on the records and models in place: a record beside a model of
+    another run (the committed one), or a model or record alone, stops the job."""
+    results = tmp_path / "results"
+    results.mkdir()
+    _write_pair(results, "gmlp", b"new model")
+    _write_pair(results, "recipe_seed", b"another model")
+    (results / "notes.json").write_text("{}")  # a record that names no model is fine
+    if case == "old model":
+        (results / "gmlp.keras").write_bytes(b"old model")
+    elif case == "model without record":
+        (results / "fnet.keras").write_bytes(b"stray")
+    elif case == "no model":
+        (results / "recipe_seed.keras").unlink()
+
+    result = _check_pairs(tmp_path)
+
+    assert result.returncode == (0 if named is None else 1), result.stdout + result.stderr
+    assert named is None or named in result.stdout  # the log names the file at fault
+
+
+def test_gpu_pair_check_accepts_the_committed_records_and_models():
+    result = _check_pairs(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(list((REPO / 'results').glob('*.keras')))} models match" in result.stdout
