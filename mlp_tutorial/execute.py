@@ -36,9 +36,10 @@ from mlp_tutorial.validation import PATH_PARAMETERS, suggest
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
 
 # Every chapter finishes in seconds on a CPU; a chapter gets the names its parameters define.
+# A smoke run trains: the committed chapters load the book's models (`train = False`).
 SMOKE_PARAMETERS = dict(
     dataset="offline", epochs=2, train_limit=300, batch_size=64, image_size=32, patch_size=8,
-    embedding_dim=32, num_blocks=1,
+    embedding_dim=32, num_blocks=1, train=True,
 )  # fmt: skip
 
 

@@ -246,6 +246,7 @@ def test_gpu_workflow_executes_the_chapters_on_cifar100_and_checks_and_keeps_the
     # In place, so the runner leaves pages a reader can Run all (no papermill cell, no path
     # of the runner); the chapters' own default is CIFAR-100 (test_notebook_parameters).
     assert "--output" not in script and "-p dataset" not in script
+    assert "args=(-p train True)" in script  # the committed chapters only load the models
     upload = step_using(workflow, "actions/upload-artifact")
     folder = upload["with"]["path"].rstrip("/")
     assert upload["if"] == "always()"  # a failed run keeps its notebooks for inspection
