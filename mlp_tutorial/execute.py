@@ -185,9 +185,10 @@ def with_values(source: str, values: dict) -> str:
 def _holds(node: ast.expr, value: object) -> bool:
     """Whether the literal ``node`` already has ``value`` (then its line stays as written)."""
     try:
-        return ast.literal_eval(node) == value and type(ast.literal_eval(node)) is type(value)
+        current = ast.literal_eval(node)
     except ValueError:
         return False
+    return type(current) is type(value) and current == value
 
 
 def prepare(args: argparse.Namespace) -> tuple[list[Path], dict[Path, dict], Path | None]:

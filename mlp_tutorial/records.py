@@ -28,15 +28,6 @@ def write_record(path, record):
     return path
 
 
-def read_records(results_dir):
-    """Load every ``*.json`` record in ``results_dir``, keyed by file stem (``"gmlp"``...)."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise FileNotFoundError(f"`results_dir` {str(results_dir)!r} is not a folder.")
-    files = sorted(results_dir.glob("*.json"))
-    return {file.stem: json.loads(file.read_text(encoding="utf-8")) for file in files}
-
-
 def _finite_or_none(value):
     """Replace NaN/inf (not valid JSON) by None, recursively."""
     if isinstance(value, float) and not math.isfinite(value):
