@@ -46,6 +46,7 @@ TARGETS = {"mixer": 0.4758, "fnet": 0.4663, "gmlp": 0.5064}
 EXAMPLE_EPOCHS, EXAMPLE_TRAIN_IMAGES = 50, 45_000
 WIDTHS = ("tokens_mlp_dim", "channels_mlp_dim", "ffn_dim")
 PRECISIONS = ("float32", "mixed_bfloat16")
+AUGMENTATIONS = ("seed", "shift", "randaugment", "none")
 
 
 def parse_args(argv):
@@ -67,6 +68,9 @@ def parse_args(argv):
         help=f"a hidden width for build_model, NAME in {', '.join(WIDTHS)}",
     )  # fmt: skip
     parser.add_argument("--recipe", default="seed", help="a name from mlp_tutorial.RECIPES")
+    parser.add_argument(
+        "--augmentation", choices=AUGMENTATIONS, help="build_model's (default: the recipe's)"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, help="default: the seed's for the model")
     parser.add_argument("--weight-decay", type=float, default=1e-4)
@@ -105,6 +109,8 @@ def settings_of(args):
             "embedding_dim", "num_blocks", "dropout_rate", "widths", "recipe", "batch_size",
             "weight_decay", "seed", "precision")  # fmt: skip
     settings = {key: getattr(args, key) for key in keys}
+    if args.augmentation is not None:  # records before the flag existed have no key
+        settings["augmentation"] = args.augmentation
     settings["learning_rate"] = args.learning_rate or SEED_LEARNING_RATES[args.model]
     return settings
 
@@ -139,9 +145,15 @@ def seed_images_per_second(model_name, rounds, steps, batch_size=128):
 def test_callback(x_test, y_test, target):
     """A callback that, after every epoch, logs the test top-1/top-5 and prints them with
     the epoch's training seconds (``train_seconds``, which the package's ``EpochLog``,
-    earlier in the list, logs), and stops training once test top-1 reaches ``target``."""
+    earlier in the list, logs), and stops training once test top-1 reaches ``target``.
+    It also logs ``test_top1_flip``: the top-1 of the mean softmax of each image and its
+    mirror image (test-time flip), which does not stop the run."""
     import keras
     import numpy as np
+
+    def softmax(logits):
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
 
     class TestEveryEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -150,10 +162,14 @@ def test_callback(x_test, y_test, target):
             top5 = np.argsort(-logits, axis=1, kind="stable")[:, :5]
             logs["test_top1"] = float(np.mean(top5[:, 0] == y_test))
             logs["test_top5"] = float(np.mean((top5 == y_test[:, None]).any(axis=1)))
+            mirror = np.ascontiguousarray(x_test[:, :, ::-1])  # (N, H, W, C): W reversed
+            mirrored = self.model.predict(mirror, batch_size=500, verbose=0)
+            both = softmax(logits) + softmax(np.asarray(mirrored, "float32"))
+            logs["test_top1_flip"] = float(np.mean(both.argmax(axis=1) == y_test))
             logs["test_seconds"] = time.perf_counter() - start
             print(
-                f"  epoch {epoch + 1}: test top-1 {logs['test_top1']:.4f}, "
-                f"{logs['train_seconds']:.0f} s training",
+                f"  epoch {epoch + 1}: test top-1 {logs['test_top1']:.4f} "
+                f"(flip {logs['test_top1_flip']:.4f}), {logs['train_seconds']:.0f} s training",
                 flush=True,
             )
             if logs["test_top1"] >= target:
@@ -175,7 +191,8 @@ def train(args, settings, dataset):
     model = mlp_tutorial.build_model(
         args.model, image_size=args.image_size, patch_size=args.patch_size,
         embedding_dim=args.embedding_dim, num_blocks=args.num_blocks,
-        dropout_rate=args.dropout_rate, augmentation=recipe.augmentation, **args.widths,
+        dropout_rate=args.dropout_rate, augmentation=args.augmentation or recipe.augmentation,
+        **args.widths,
     )  # fmt: skip
     return mlp_tutorial.run_experiment(
         model, dataset, epochs=args.epochs, batch_size=args.batch_size,
@@ -193,7 +210,8 @@ def train(args, settings, dataset):
 def summarize(history, seed_samples, target):
     """Per-epoch rows, the epoch and minutes at which ``target`` was reached, the ratio."""
     names = ("train_seconds", "test_top1", "test_top5", "test_seconds", "loss", "val_top1")
-    names += tuple(n for n in ("top1", "val_loss", "learning_rate") if n in history)
+    optional = ("top1", "val_loss", "learning_rate", "test_top1_flip")
+    names += tuple(n for n in optional if n in history)
     rows = zip(*(history[name] for name in names), strict=True)
     epochs = [dict(zip(names, row, strict=True)) for row in rows]
     elapsed = 0.0
@@ -207,6 +225,7 @@ def summarize(history, seed_samples, target):
     return dict(
         epochs=epochs,
         best_test_top1=max(e["test_top1"] for e in epochs),
+        best_test_top1_flip=max((e.get("test_top1_flip", 0.0) for e in epochs), default=None),
         reached_epoch=None if reached is None else reached + 1,
         minutes_to_target=ours,
         seed_images_per_second=seed_ips,

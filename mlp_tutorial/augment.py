@@ -1,7 +1,9 @@
 """Input pipelines that live inside the model, so a saved model carries them.
 
 The seeds' pipeline normalizes each channel to the training set's mean and variance, resizes
-to ``image_size``, then, in training only, flips and zooms by up to 20%. ``"randaugment"`` puts
+to ``image_size``, then, in training only, flips and zooms by up to 20%. ``"shift"`` flips and
+shifts by up to an eighth of the image instead (4 pixels at 32 x 32, filled by reflection: the
+pad-and-crop of the CIFAR ResNets, without a zoom's resampling). ``"randaugment"`` puts
 Keras' ``RandAugment`` (Cubuk et al., 2020) in front of it: its colour operations (solarize,
 posterize...) need the raw pixels' fixed range, 0-255. A recipe that mixes images augments each
 one before mixing, outside the model (:class:`~mlp_tutorial.recipe.BatchMixing`).
@@ -13,35 +15,40 @@ from keras import layers
 
 from mlp_tutorial.validation import check_choice, check_positive_int
 
-AUGMENTATIONS = ("seed", "randaugment", "none")
+AUGMENTATIONS = ("seed", "shift", "randaugment", "none")
 
 #: RandAugment's operations per image and strength: a ``factor`` of 0.2 turns by up to a
 #: fifth of a turn and shifts by a fifth of the image; the default, 0.5, by half.
 RANDAUGMENT = dict(num_ops=2, factor=0.2)
 
 
-def build_random_augmentation(randaugment=False, *, name="random_augmentation"):
+def build_random_augmentation(randaugment=False, *, shift=False, name="random_augmentation"):
     """Random changes to each image, as one layer: (B, H, W, 3) in 0-255 -> the same.
 
     ``RandAugment`` (:data:`RANDAUGMENT`) if ``randaugment``, then a random horizontal
-    flip and a zoom by up to 20%, in training only. Keras' RandAugment (used as is)
-    picks its operations once per batch (strengths per image); timm picks per image.
+    flip and a zoom by up to 20% (``shift``: a shift by up to 1/8), in training only. Keras'
+    RandAugment (used as is) picks its operations once per batch (strengths per image);
+    timm picks per image.
     """
     settings = dict(value_range=(0, 255), **RANDAUGMENT)  # the raw pixels' range
     steps = [layers.RandAugment(**settings, name="rand_augment")] if randaugment else []
-    zoom = layers.RandomZoom(height_factor=0.2, width_factor=0.2, name="random_zoom")
+    if shift:
+        move = layers.RandomTranslation(0.125, 0.125, fill_mode="reflect", name="random_shift")
+    else:
+        move = layers.RandomZoom(height_factor=0.2, width_factor=0.2, name="random_zoom")
     if not randaugment and keras.backend.backend() == "jax":
-        # Keras marks RandomZoom supports_jit=False for TensorFlow's sake, which makes
-        # JAX run the whole train step op by op; its JAX code compiles fine.
-        zoom.supports_jit = True
-    steps += [layers.RandomFlip("horizontal", name="random_flip"), zoom]
+        # Keras marks RandomZoom and RandomTranslation supports_jit=False for TensorFlow's
+        # sake, which makes JAX run the whole train step op by op; their JAX code compiles.
+        move.supports_jit = True
+    steps += [layers.RandomFlip("horizontal", name="random_flip"), move]
     return keras.Sequential(steps, name=name)
 
 
 def build_augmentation(kind="seed", *, image_size, name="augmentation"):
     """The input pipeline ``kind`` as one layer: (B, H, W, 3) in 0-255 -> (B, S, S, 3).
 
-    ``kind``: ``"seed"`` (normalize, resize, random flip, random zoom 0.2),
+    ``kind``: ``"seed"`` (normalize, resize, random flip, random zoom 0.2), ``"shift"``
+    (the same with a random shift by up to 1/8 for the zoom),
     ``"randaugment"`` (``RandAugment`` on the 0-255 pixels, then the seeds' pipeline) or
     ``"none"`` (normalize and resize); :func:`adapt_normalization` sets the statistics.
     """
@@ -50,8 +57,9 @@ def build_augmentation(kind="seed", *, image_size, name="augmentation"):
     normalize = layers.Normalization(axis=-1, name="normalize")
     steps = [normalize, layers.Resizing(image_size, image_size, name="resize")]
     if kind != "none":  # RandAugment on the raw pixels, flip and zoom at the end
-        *raw, flip, zoom = build_random_augmentation(kind == "randaugment").layers
-        steps = [*raw, *steps, flip, zoom]
+        random = build_random_augmentation(kind == "randaugment", shift=kind == "shift")
+        *raw, flip, move = random.layers
+        steps = [*raw, *steps, flip, move]
     return keras.Sequential(steps, name=name)
 
 
@@ -74,8 +82,8 @@ def uses_randaugment(model):
 
 
 def random_augmentation_layers(model):
-    """The names of the random augmentation layers (RandAugment, flip, zoom) in ``model``."""
-    random = (layers.RandAugment, layers.RandomFlip, layers.RandomZoom)
+    """The names of the random augmentation layers (RandAugment, flip, zoom, shift) in ``model``."""
+    random = (layers.RandAugment, layers.RandomFlip, layers.RandomZoom, layers.RandomTranslation)
     return [layer.name for layer in _walk(model) if isinstance(layer, random)]
 
 
