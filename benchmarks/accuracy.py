@@ -1,9 +1,9 @@
-"""Test accuracy on CIFAR-100 of the package's design choices, and of the seed rebuild.
+"""Test accuracy on CIFAR-100 of the package's design choices, and of the example rebuild.
 
     python benchmarks/accuracy.py --decision mixer-final-norm    # pre-head LayerNorm or not
     python benchmarks/accuracy.py --decision fnet-position-init  # Glorot vs normal(0, 0.02)
     python benchmarks/accuracy.py --decision hidden-widths       # FNet D vs 4D, gMLP 2D vs 6D
-    python benchmarks/accuracy.py --decision seed-vs-project     # all three, equal epochs
+    python benchmarks/accuracy.py --decision example-vs-project  # all three, equal epochs
     python benchmarks/accuracy.py --models gmlp --variants project project+ffn6 \\
         --output benchmarks/results/accuracy_gmlp.json           # any set (see variants.py)
 
@@ -13,8 +13,8 @@ a class-balanced subset of N training images, the same one in every run; the tes
 is always the full 10,000 images.
 
 Protocol, identical for every variant and seed: ``keras.utils.set_random_seed(seed)``
-before building; the Normalization layer adapted on the training split; the seed's
-recipe (AdamW with the seed's per-model learning rate, weight decay 1e-4, batch 128, no
+before building; the Normalization layer adapted on the training split; the example's
+recipe (AdamW with the example's per-model learning rate, weight decay 1e-4, batch 128, no
 schedule, no validation split, no early stopping, so "equal epochs" is exact); the
 training images in the order of a permutation drawn from ``(seed, epoch)``; test top-1
 and top-5 after every epoch. Training and evaluation are timed apart, in wall and
@@ -47,7 +47,7 @@ DECISIONS = {
         "fnet": ["project+ffn1", "project+ffn4"],
         "gmlp": ["project+ffn2", "project+ffn6"],
     },
-    "seed-vs-project": {m: ["seed", "project"] for m in MODELS},
+    "example-vs-project": {m: ["example", "project"] for m in MODELS},
 }
 
 
@@ -98,8 +98,7 @@ def plan_runs(args):
         chosen = {m: args.variants for m in args.models}
     for model, variants in chosen.items():
         for variant in variants:
-            if check_variant(model, variant)[2]:
-                raise ValueError(f"{variant!r}: accuracy.py trains the working tree only.")
+            check_variant(model, variant)
     # Seed-major: after any interrupted session, every variant has the same seeds done.
     return [(m, v, s) for s in args.seeds for m, vs in chosen.items() for v in vs]
 
@@ -108,19 +107,18 @@ def plan_runs(args):
 # One run
 # ----------------------------------------------------------------------------------------
 def build_compiled(model_name, variant, dataset, geometry):
-    """The variant, its Normalization adapted, compiled with the seed's recipe."""
+    """The variant, its Normalization adapted, compiled with the example's recipe."""
     import keras
-    from seed_models import SEED_LEARNING_RATES, SEED_WEIGHT_DECAY
+    from example_models import EXAMPLE_LEARNING_RATES, EXAMPLE_WEIGHT_DECAY
     from variants import build_variant
 
-    import mlp_tutorial
     from mlp_tutorial.augment import adapt_normalization
 
-    model = build_variant(model_name, variant, {None: mlp_tutorial}, geometry)
+    model = build_variant(model_name, variant, geometry)
     adapt_normalization(model, dataset.x_train)
     model.compile(
         optimizer=keras.optimizers.AdamW(
-            learning_rate=SEED_LEARNING_RATES[model_name], weight_decay=SEED_WEIGHT_DECAY
+            learning_rate=EXAMPLE_LEARNING_RATES[model_name], weight_decay=EXAMPLE_WEIGHT_DECAY
         ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[
@@ -192,7 +190,7 @@ def settings_of(args, dataset):
                   train_limit=args.train_limit),
         geometry=geometry_of(args, dataset),
         epochs=args.epochs, batch_size=args.batch_size, deterministic=args.deterministic,
-        recipe="seed: AdamW(seed learning rate, wd 1e-4), constant rate, no validation split",
+        recipe="example: AdamW(example learning rate, wd 1e-4), constant rate, no validation split",
     )  # fmt: skip
 
 
@@ -203,7 +201,7 @@ def code_fingerprint():
         for n, m in list(sys.modules.items())
         if n.startswith("mlp_tutorial") and getattr(m, "__file__", None)
     ]
-    files += [HERE / "accuracy.py", HERE / "variants.py", HERE / "seed_models.py"]
+    files += [HERE / "accuracy.py", HERE / "variants.py", HERE / "example_models.py"]
     fingerprint = {}
     for file in sorted({f.resolve() for f in files}):
         name = f"{file.parent.name}/{file.name}"  # mlp_tutorial/mixer.py, benchmarks/...

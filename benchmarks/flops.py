@@ -1,11 +1,12 @@
-"""Forward MFLOP per image of the seed rebuild and the package's models, part by part.
+"""Forward MFLOP per image of the example rebuild and the package's models, part by part.
 
-    python benchmarks/flops.py                                  # the seed's configuration
+    python benchmarks/flops.py                                  # the example's configuration
     python benchmarks/flops.py --image-size 32 --patch-size 4 --embedding-dim 128
 
 Counted by the package's one counter, ``mlp_tutorial.flops`` (matmuls and FFTs, forward;
-training is about 3x). The seed's models are counted as the package's at the seed's widths
-plus the identity convolution of the seed's patch extractor (``variants.forward_flops``).
+training is about 3x). The example's models are counted as the package's at the example's
+widths plus the identity convolution of the example's patch extractor
+(``variants.forward_flops``).
 """
 
 import argparse
@@ -14,30 +15,31 @@ from variants import forward_flops, hidden_widths, parse_variant
 
 import mlp_tutorial
 import mlp_tutorial.flops
+from mlp_tutorial.classifier import EXAMPLE
 
-VARIANTS = ("seed", "project+seedwidths", "project")
+VARIANTS = ("example", "project+examplewidths", "project")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--patch-size", type=int, default=8)
-    parser.add_argument("--embedding-dim", type=int, default=256)
-    parser.add_argument("--num-blocks", type=int, default=4)
+    # Defaults: the Keras example's classifier.
+    parser.add_argument("--image-size", type=int, default=EXAMPLE["image_size"])
+    parser.add_argument("--patch-size", type=int, default=EXAMPLE["patch_size"])
+    parser.add_argument("--embedding-dim", type=int, default=EXAMPLE["embedding_dim"])
+    parser.add_argument("--num-blocks", type=int, default=EXAMPLE["num_blocks"])
     parser.add_argument("--num-classes", type=int, default=100)
     args = parser.parse_args(argv)
     geometry = dict(
         image_size=args.image_size, patch_size=args.patch_size, embedding_dim=args.embedding_dim,
         num_blocks=args.num_blocks, num_classes=args.num_classes,
     )  # fmt: skip
-    packages = {None: mlp_tutorial}
     print("| model | variant | forward MFLOP / image | parts (MFLOP) |")
     print("|---|---|--:|---|")
     for model in mlp_tutorial.MODEL_NAMES:
         for variant in VARIANTS:
-            total = forward_flops(model, variant, packages, geometry)
+            total = forward_flops(model, variant, geometry)
             parts = ""
-            if variant != "seed":
+            if variant != "example":
                 widths = hidden_widths(model, parse_variant(variant)[1], **geometry)
                 counted = mlp_tutorial.flops.model_flops(model, **geometry, **widths)
                 parts = ", ".join(f"{k} {v / 1e6:.1f}" for k, v in counted.items())

@@ -47,8 +47,8 @@ def build(model_name):
     import keras
 
     import mlp_tutorial
+    from mlp_tutorial.parameters import CPU_SETTINGS
     from mlp_tutorial.recipe import get_recipe
-    from mlp_tutorial.settings import CPU_SETTINGS
 
     settings = dict(CPU_SETTINGS[model_name])
     keras.config.set_dtype_policy(settings.pop("precision"))

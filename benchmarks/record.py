@@ -2,10 +2,10 @@
 
 A timing or an accuracy means something only next to the code and the machine that
 produced it. ``write(path, record)`` stores ``record`` with a ``provenance`` entry: the
-commit (``-dirty`` when files outside ``benchmarks/results/`` differ from it), the CPU model
-and the instruction sets that change the picture (AVX-512, AVX512-BF16, AMX), the Keras
-backend and library versions, the environment variables that steer the backends, the
-command line, and the date.
+commit (``-dirty`` when files other than ``benchmarks/results/`` and the time-to-accuracy
+records in ``results/`` differ from it), the CPU model and the instruction sets that change
+the picture (AVX-512, AVX512-BF16, AMX), the Keras backend and library versions, the
+environment variables that steer the backends, the command line, and the date.
 """
 
 import datetime
@@ -37,7 +37,10 @@ def commit(root=REPO):
     try:
         head = git("rev-parse", "HEAD")
         # Results written by earlier runs do not change the code being measured.
-        changes = git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results")
+        changes = git(
+            "status", "--porcelain", "--", ".", ":(exclude)benchmarks/results",
+            ":(exclude)results/time_to_accuracy_*.json",
+        )  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head + ("-dirty" if changes else "")
@@ -62,28 +65,16 @@ def cpu():
     }
 
 
-def versions(backend):
-    """Python, NumPy, Keras and the backend library's versions."""
-    import keras
-    import numpy as np
-
-    out = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__}
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
-    if module:
-        out[module] = __import__(module).__version__
-    return out
-
-
 def provenance():
     """Commit, CPU, backend, versions, environment and command of this process."""
-    import keras
+    from mlp_tutorial.environment import environment
 
-    backend = keras.backend.backend()
+    env = environment()
     return {
         "commit": commit(),
         "cpu": cpu(),
-        "backend": backend,
-        "versions": versions(backend),
+        "backend": env["backend"],
+        "versions": env["versions"],
         "environment_variables": {k: os.environ[k] for k in ENV_VARIABLES if k in os.environ},
         "command": shlex.join(["python", *sys.argv]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -1,25 +1,22 @@
-"""Training throughput (images/s) of the package's models against the seed rebuild's.
+"""Training throughput (images/s) of the package's models against the example rebuild's.
 
-    python benchmarks/throughput.py                          # seed vs project, 3 models
-    python benchmarks/throughput.py --compare-ref 5599e3e    # + the package at 5599e3e
+    python benchmarks/throughput.py                          # example vs project, 3 models
     python benchmarks/throughput.py --suite xla              # XLA on/off (augmentation off)
-    python benchmarks/throughput.py --models fnet --variants seed project project+bf16
+    python benchmarks/throughput.py --models fnet --variants example project project+bf16
     KERAS_BACKEND=jax python benchmarks/throughput.py --suite jax
 
 What is timed: the compiled Keras train step (``model.train_on_batch``, the same
 ``train_function`` that ``model.fit`` runs) on a few fixed synthetic uint8 batches
 ``(B, 32, 32, 3)``, with AdamW, sparse cross-entropy on logits and top-1/top-5 metrics
-for every model, at the seed's configuration by default (image 64, patch 8, width 256,
+for every model, at the example's configuration by default (image 64, patch 8, width 256,
 4 blocks, dropout 0.2, batch 128, flip + zoom inside the model).
 
 How: each model family runs in a fresh Python process, so graphs, thread pools and global
 flags cannot leak from one family into the next. Inside it every variant is built and
 warmed up, then timed in rounds of ``--steps`` steps, interleaved ``A B C A B C ...`` with
 the order rotated each round. On a shared CPU the load drifts over seconds, and adjacent
-blocks see nearly the same load, so the per-round ratio to ``seed`` is far steadier than
-either throughput: read the ratio. ``--compare-ref REV`` extracts the package at git
-revision ``REV`` (``git archive``) and imports it in the same process beside the working
-tree's, so ``seed``, ``project`` and ``project@REV`` are interleaved in the same rounds.
+blocks see nearly the same load, so the per-round ratio to ``example`` is far steadier than
+either throughput: read the ratio.
 
 Variants are described in :mod:`variants`. FLOPs per image come from the package's
 counter ``mlp_tutorial.flops`` (training = 3x forward); the float32 matmul peak is the
@@ -27,13 +24,11 @@ best 2048^3 product timed in the same process before and after the rounds.
 """
 
 import argparse
-import importlib
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,19 +37,22 @@ REPO = HERE.parent
 RESULTS = HERE / "results"
 MODELS = ("mixer", "fnet", "gmlp")
 SUITES = {
-    # The Mixer's default widths (D_S = D/2, D_C = 4D) do 7.7x the seed's matmuls, so the
-    # like-for-like row is project+seedwidths; `project` is what a reader builds.
+    # The Mixer's default widths (D_S = D/2, D_C = 4D) do 7.7x the example's matmuls, so
+    # the like-for-like row is project+examplewidths; `project` is what a reader builds.
     "core": {
-        "mixer": ["seed", "project+seedwidths", "project"],
-        "fnet": ["seed", "project+seedwidths"],
-        "gmlp": ["seed", "project+seedwidths"],
+        "mixer": ["example", "project+examplewidths", "project"],
+        "fnet": ["example", "project+examplewidths"],
+        "gmlp": ["example", "project+examplewidths"],
     },
     "xla": {
-        m: ["seed+noaug", "seed+noaug+xla", "project+noaug", "project+noaug+xla"] for m in MODELS
+        m: ["example+noaug", "example+noaug+xla", "project+noaug", "project+noaug+xla"]
+        for m in MODELS
     },
-    "aug": {m: ["seed", "seed+noaug", "project", "project+noaug", "project+aug32"] for m in MODELS},
-    "jax": {m: ["seed", "project", "seed+jitaug"] for m in MODELS},
-    "bf16": {m: ["seed", "project", "project+bf16"] for m in MODELS},
+    "aug": {
+        m: ["example", "example+noaug", "project", "project+noaug", "project+aug32"] for m in MODELS
+    },
+    "jax": {m: ["example", "project", "example+jitaug"] for m in MODELS},
+    "bf16": {m: ["example", "project", "project+bf16"] for m in MODELS},
 }
 MARKER = "@@THROUGHPUT_JSON@@ "
 
@@ -62,51 +60,13 @@ MARKER = "@@THROUGHPUT_JSON@@ "
 # ----------------------------------------------------------------------------------------
 # Worker: one model family in a fresh process
 # ----------------------------------------------------------------------------------------
-def import_package_at(root):
-    """Import the ``mlp_tutorial`` in folder ``root`` beside the one already imported.
+def load_package():
+    """The working tree's ``mlp_tutorial``, whatever pip installed."""
+    sys.path.insert(1, str(REPO))
+    import mlp_tutorial
+    import mlp_tutorial.flops  # noqa: F401
 
-    Both have the same module names, so the working tree's modules are set aside in
-    ``sys.modules`` while the other one loads, and put back after. Each module keeps the
-    objects it imported at load time; a package that imports its public names on first use
-    has them all bound while it is the one loaded, so a later use cannot reach the other
-    package's modules. (``variants.build_variant`` checks that a model's blocks come from
-    the package asked for.) Keras' serialization registry ends up naming the last
-    package's classes, which matters only for loading saved models, never done here.
-    """
-
-    def ours(module):
-        return module == "mlp_tutorial" or module.startswith("mlp_tutorial.")
-
-    current = {m: sys.modules.pop(m) for m in list(sys.modules) if ours(m)}
-    sys.path.insert(0, str(root))
-    try:
-        package = importlib.import_module("mlp_tutorial")
-        importlib.import_module("mlp_tutorial.flops")
-        if not Path(package.__file__).resolve().is_relative_to(Path(root).resolve()):
-            raise RuntimeError(f"imported {package.__file__}, not the package in {root}")
-        for name in package.__all__:
-            setattr(package, name, getattr(package, name))
-    finally:
-        sys.path.remove(str(root))
-        for module in [m for m in sys.modules if ours(m)]:
-            del sys.modules[module]
-        sys.modules.update(current)
-    return package
-
-
-def load_packages(ref_roots):
-    """``{None: the working tree's mlp_tutorial, REV: the package at REV, ...}``."""
-    sys.path.insert(1, str(REPO))  # the working tree's package, whatever pip installed
-    package = importlib.import_module("mlp_tutorial")
-    importlib.import_module("mlp_tutorial.flops")
-    packages = {None: package}
-    packages.update({rev: import_package_at(root) for rev, root in ref_roots.items()})
-    return packages
-
-
-def package_name(rev):
-    """How a record names the package timed: never by a folder of this machine."""
-    return "mlp_tutorial" if rev is None else f"mlp_tutorial at commit {rev}"
+    return mlp_tutorial
 
 
 def _peak_matmul_gflops(n=2048, tries=5):
@@ -154,14 +114,14 @@ def compiled(model, jit):
     return model
 
 
-def build_all(spec, packages, batches):
+def build_all(spec, batches):
     """Build, compile and warm up every variant; returns ``{variant: model}`` and facts."""
     from variants import build_variant, forward_flops, parse_variant
 
     models, facts = {}, {}
     for variant in spec["variants"]:
         start = time.perf_counter()
-        model = build_variant(spec["model"], variant, packages, spec["geometry"])
+        model = build_variant(spec["model"], variant, spec["geometry"])
         model = compiled(model, True if "xla" in parse_variant(variant)[1] else "auto")
         for i in range(spec["warmup"]):
             model.train_on_batch(*batches[i % len(batches)])
@@ -169,7 +129,7 @@ def build_all(spec, packages, batches):
         facts[variant] = dict(
             jit_compile=bool(model.jit_compile),
             params=int(model.count_params()),
-            forward_flops=forward_flops(spec["model"], variant, packages, spec["geometry"]),
+            forward_flops=forward_flops(spec["model"], variant, spec["geometry"]),
             compile_and_warmup_s=time.perf_counter() - start,
         )
         print(f"[{spec['model']}] built and warmed {variant}", file=sys.stderr, flush=True)
@@ -198,7 +158,7 @@ def worker(spec):
     import keras
     import numpy as np
 
-    packages = load_packages(spec["ref_roots"])
+    load_package()
     keras.utils.set_random_seed(0)
     if spec["deterministic"] and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -212,7 +172,7 @@ def worker(spec):
     ]
     peaks = [_peak_matmul_gflops()]
     load = [os.getloadavg()[0]]
-    models, facts = build_all(spec, packages, batches)
+    models, facts = build_all(spec, batches)
     wall, cpu = time_rounds(models, batches, spec["repeats"], spec["steps"])
     peaks.append(_peak_matmul_gflops())
     load.append(os.getloadavg()[0])
@@ -221,7 +181,6 @@ def worker(spec):
         wall=wall,
         cpu=cpu,
         facts=facts,
-        packages={str(k): package_name(k) for k in packages},
         peak_matmul_gflops=peaks,
         loadavg_1min=load,
     )
@@ -230,22 +189,6 @@ def worker(spec):
 # ----------------------------------------------------------------------------------------
 # Orchestrator
 # ----------------------------------------------------------------------------------------
-def extract_revision(rev, folder):
-    """``git archive`` the package at ``rev`` into ``folder``; returns its full commit."""
-    found = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if found.returncode:
-        raise SystemExit(f"--compare-ref {rev!r} is not a commit of {REPO} (see `git log`).")
-    full = found.stdout.strip()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", full, "mlp_tutorial"], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return full
-
-
 def run_worker(spec):
     """Run one family's worker in a fresh process; its result dict, or None if it failed."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
@@ -262,9 +205,9 @@ def run_worker(spec):
 
 
 def summarize(result, peak):
-    """One row per variant: median img/s, paired ratios to ``seed``, FLOPs, % of peak."""
+    """One row per variant: median img/s, paired ratios to ``example``, FLOPs, % of peak."""
     wall, cpu = result["wall"], result["cpu"]
-    reference = next((v for v in wall if v.startswith("seed")), next(iter(wall)))
+    reference = next((v for v in wall if v.startswith("example")), next(iter(wall)))
     rows = []
     for variant, values in wall.items():
         ratios = [v / s for v, s in zip(values, wall[reference], strict=True)]
@@ -292,7 +235,7 @@ def summarize(result, peak):
 
 def print_table(rows, peak):
     """The rows as the Markdown table of ``benchmarks/README.md``."""
-    print("| model | variant | img/s | × seed (paired median, range) | × seed, CPU time "
+    print("| model | variant | img/s | × example (paired median, range) | × example, CPU time "
           "| fwd MFLOP/img | % of peak | jit |")  # fmt: skip
     print("|---|---|--:|--:|--:|--:|--:|:-:|")
     for r in rows:
@@ -306,20 +249,16 @@ def print_table(rows, peak):
 
 
 def plan_variants(args):
-    """``{model: [variant, ...]}`` from ``--suite`` / ``--variants`` and ``--compare-ref``."""
-    from variants import parse_variant
+    """``{model: [variant, ...]}`` from ``--suite`` / ``--variants``, each checked."""
+    from variants import check_variant
 
     plan = {}
     for model in args.models:
-        chosen = args.variants or SUITES[args.suite].get(model, [])
-        variants = []
-        for variant in chosen:
-            base, _, _ = parse_variant(variant)
-            variants.append(variant)
-            if args.compare_ref and base == "project":
-                variants.append(f"{variant}@{args.compare_ref}")
+        variants = args.variants or SUITES[args.suite].get(model, [])
+        for variant in variants:
+            check_variant(model, variant)
         if variants:
-            plan[model] = variants
+            plan[model] = list(variants)
     return plan
 
 
@@ -328,11 +267,6 @@ def parse_args(argv):
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--suite", default="core", choices=sorted(SUITES))
     parser.add_argument("--variants", nargs="+", help="variants to time (instead of --suite)")
-    parser.add_argument(
-        "--compare-ref",
-        metavar="REV",
-        help="also time every project variant with the package at git revision REV",
-    )
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per variant")
     parser.add_argument("--steps", type=int, default=5, help="train steps per timed block")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps after building")
@@ -351,15 +285,13 @@ def parse_args(argv):
         "--output",
         type=Path,
         help="JSON record (default results/throughput.json for the core suite; "
-        "throughput_vs_<REV>.json with --compare-ref; throughput_<suite>.json otherwise)",
+        "throughput_<suite>.json otherwise)",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def default_output(args):
-    if args.compare_ref:
-        return RESULTS / f"throughput_vs_{args.compare_ref}.json"
     core = args.suite == "core" and not args.variants
     return RESULTS / ("throughput.json" if core else f"throughput_{args.suite}.json")
 
@@ -377,19 +309,14 @@ def main(argv=None):
         num_blocks=args.num_blocks, dropout_rate=args.dropout_rate, num_classes=args.num_classes,
     )  # fmt: skip
     started, results = time.perf_counter(), []
-    with tempfile.TemporaryDirectory(prefix="mlp_tutorial_ref_") as ref_root:
-        ref = {}
-        if args.compare_ref:
-            ref = {"rev": args.compare_ref, "commit": extract_revision(args.compare_ref, ref_root)}
-        for model, variants in plan.items():
-            print(f"== {model}: {', '.join(variants)}", flush=True)
-            spec = dict(
-                model=model, variants=variants, geometry=geometry, batch_size=args.batch_size,
-                repeats=args.repeats, steps=args.steps, warmup=args.warmup,
-                num_batches=args.num_batches, deterministic=args.deterministic,
-                ref_roots={args.compare_ref: ref_root} if ref else {},
-            )  # fmt: skip
-            results.append(run_worker(spec))
+    for model, variants in plan.items():
+        print(f"== {model}: {', '.join(variants)}", flush=True)
+        spec = dict(
+            model=model, variants=variants, geometry=geometry, batch_size=args.batch_size,
+            repeats=args.repeats, steps=args.steps, warmup=args.warmup,
+            num_batches=args.num_batches, deterministic=args.deterministic,
+        )  # fmt: skip
+        results.append(run_worker(spec))
     done = [r for r in results if r]
     if not done:
         raise SystemExit("every worker failed")
@@ -406,7 +333,6 @@ def main(argv=None):
             num_batches=args.num_batches,
             deterministic=args.deterministic,
         ),
-        reference_package=ref or None,
         failed_models=[m for m, r in zip(plan, results, strict=True) if r is None],
         peak_matmul_gflops=peak,
         rows=rows,

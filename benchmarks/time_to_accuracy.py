@@ -8,24 +8,28 @@
 The metric (issue 14): the training seconds until test top-1 on CIFAR-100 first reaches
 the example's published 50-epoch result (Mixer 47.58%, FNet 46.63%, gMLP 50.64%). The
 example's time to the same number is 50 epochs x 45,000 training images / its images per
-second, which this script measures on the seed rebuild (``seed_models.py``, at the
+second, which this script measures on the example rebuild (``example_models.py``, at the
 example's image 64, patch 8, width 256, batch 128) in the same process, before and after
 training. Ratio = the example's time / ours.
 
 What is timed: each epoch's training steps (``model.fit``'s batches, the input pipeline
 included), from the epoch's start to its last batch. The validation split, the test
-evaluation after every epoch and the seed measurement are not training and are not
-counted. The seed is timed on in-memory batches (``throughput.time_rounds``), without the
-example's input pipeline: if anything, that flatters the example.
+evaluation after every epoch and the example's measurement are not training and are not
+counted. The example rebuild is timed on in-memory batches (``throughput.time_rounds``),
+without the example's input pipeline: if anything, that flatters the example.
 
 Training goes through ``mlp_tutorial.run_experiment``, so the chapters can use the winning
 settings as they are: the recipe, the 10% validation split, ``checkpoint_dir`` resume (an
 interrupted run continues exactly where it stopped: rerun the same command). Early stopping
 is off; the run stops at the target or at ``--epochs``.
 
-Record: ``results/time_to_accuracy_<name>.json`` with the provenance (command, commit, CPU
-model and flags, backend, versions), the settings, precision, per-epoch training seconds
-and test accuracies, and the seed's measured images per second.
+Record: ``results/time_to_accuracy_<name>.json`` in the repository's top-level ``results/``,
+beside the chapters' records (chapter 05 reads them), with the provenance (command, commit,
+CPU model and flags, backend, versions), the settings, precision, per-epoch training
+seconds and test accuracies, and the example's measured images per second
+(``example_images_per_second``; records made before issue 28 call it
+``seed_images_per_second``). The figure of ``--report`` goes to
+``benchmarks/results/time_to_accuracy.png``.
 """
 
 import argparse
@@ -35,18 +39,23 @@ import statistics
 import time
 from pathlib import Path
 
+import mlp_tutorial.classifier
+from mlp_tutorial.augment import AUGMENTATIONS
+from mlp_tutorial.parameters import PARAMETERS
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-RESULTS = HERE / "results"
+RECORDS = REPO / "results"  # the records, beside the chapters' (chapter 05 reads them)
+FIGURE = HERE / "results" / "time_to_accuracy.png"
 CHECKPOINTS = HERE / "checkpoints"  # git-ignored: the backups of unfinished runs
+SAMPLES_FILE = "example_images_per_second.json"  # in a backup: the example's images/s so far
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "cifar-100-python.tar.gz"
-MODELS = ("mixer", "fnet", "gmlp")
+MODELS = mlp_tutorial.classifier.MODEL_NAMES
 # The Keras example's test top-1 after 50 epochs, and its training images per epoch.
-TARGETS = {"mixer": 0.4758, "fnet": 0.4663, "gmlp": 0.5064}
+TARGETS = {m: mlp_tutorial.classifier.MODELS[m].example["top1"] for m in MODELS}
 EXAMPLE_EPOCHS, EXAMPLE_TRAIN_IMAGES = 50, 45_000
 WIDTHS = ("tokens_mlp_dim", "channels_mlp_dim", "ffn_dim")
 PRECISIONS = ("float32", "mixed_bfloat16")
-AUGMENTATIONS = ("seed", "shift", "randaugment", "none")
 
 
 def parse_args(argv):
@@ -67,19 +76,26 @@ def parse_args(argv):
         "--width", action="append", default=[], metavar="NAME=N",
         help=f"a hidden width for build_model, NAME in {', '.join(WIDTHS)}",
     )  # fmt: skip
-    parser.add_argument("--recipe", default="seed", help="a name from mlp_tutorial.RECIPES")
+    parser.add_argument("--recipe", default="example", help="a name from mlp_tutorial.RECIPES")
     parser.add_argument(
         "--augmentation", choices=AUGMENTATIONS, help="build_model's (default: the recipe's)"
     )
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, help="default: the seed's for the model")
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--learning-rate", type=float, help="default: the example's for the model")
+    parser.add_argument(
+        "--weight-decay", type=float, default=PARAMETERS["weight_decay"].example,
+        help="default: the example's",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", choices=PRECISIONS, default="float32")
-    parser.add_argument("--seed-rounds", type=int, default=5, help="timed rounds of the seed")
-    parser.add_argument("--seed-steps", type=int, default=5, help="steps per seed round")
+    parser.add_argument(
+        "--example-rounds", type=int, default=5, help="timed rounds of the example rebuild"
+    )
+    parser.add_argument("--example-steps", type=int, default=5, help="steps per example round")
     parser.add_argument("--checkpoint-dir", type=Path, help="default checkpoints/<name>")
-    parser.add_argument("--output", type=Path, help="default results/time_to_accuracy_<name>")
+    parser.add_argument(
+        "--output", type=Path, help="default <repository>/results/time_to_accuracy_<name>.json"
+    )
     args = parser.parse_args(argv)
     if args.report:
         return args
@@ -97,13 +113,13 @@ def parse_args(argv):
     args.name = args.name or args.model
     args.target = TARGETS[args.model] if args.target is None else args.target
     args.checkpoint_dir = args.checkpoint_dir or CHECKPOINTS / args.name
-    args.output = args.output or RESULTS / f"time_to_accuracy_{args.name}.json"
+    args.output = args.output or RECORDS / f"time_to_accuracy_{args.name}.json"
     return args
 
 
 def settings_of(args):
     """Everything that defines a run (a record is refused for other settings)."""
-    from seed_models import SEED_LEARNING_RATES
+    from example_models import EXAMPLE_LEARNING_RATES
 
     keys = ("model", "train_limit", "epochs", "target", "image_size", "patch_size",
             "embedding_dim", "num_blocks", "dropout_rate", "widths", "recipe", "batch_size",
@@ -111,18 +127,18 @@ def settings_of(args):
     settings = {key: getattr(args, key) for key in keys}
     if args.augmentation is not None:  # records before the flag existed have no key
         settings["augmentation"] = args.augmentation
-    settings["learning_rate"] = args.learning_rate or SEED_LEARNING_RATES[args.model]
+    settings["learning_rate"] = args.learning_rate or EXAMPLE_LEARNING_RATES[args.model]
     return settings
 
 
 # ----------------------------------------------------------------------------------------
-# The two measurements: the seed's images per second, and our epochs
+# The two measurements: the example's images per second, and our epochs
 # ----------------------------------------------------------------------------------------
-def seed_images_per_second(model_name, rounds, steps, batch_size=128):
-    """Median training images per second of the seed rebuild at the example's settings."""
+def example_images_per_second(model_name, rounds, steps, batch_size=128):
+    """Median training images per second of the example rebuild at the example's settings."""
     import keras
     import numpy as np
-    from seed_models import SEED_CONFIG, build_seed_model
+    from example_models import build_example_model
     from throughput import compiled, time_rounds
 
     rng = np.random.default_rng(0)
@@ -133,13 +149,13 @@ def seed_images_per_second(model_name, rounds, steps, batch_size=128):
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")  # the example's precision
     try:
-        model = compiled(build_seed_model(model_name, **SEED_CONFIG), "auto")
+        model = compiled(build_example_model(model_name, **mlp_tutorial.classifier.EXAMPLE), "auto")
     finally:
         keras.config.set_dtype_policy(policy)
     for batch in batches[:3]:  # compile and warm up
         model.train_on_batch(*batch)
-    wall, _ = time_rounds({"seed": model}, batches, rounds, steps)
-    return wall["seed"]
+    wall, _ = time_rounds({"example": model}, batches, rounds, steps)
+    return wall["example"]
 
 
 def test_callback(x_test, y_test, target):
@@ -207,7 +223,7 @@ def train(args, settings, dataset):
 # ----------------------------------------------------------------------------------------
 # The record
 # ----------------------------------------------------------------------------------------
-def summarize(history, seed_samples, target):
+def summarize(history, example_samples, target):
     """Per-epoch rows, the epoch and minutes at which ``target`` was reached, the ratio."""
     names = ("train_seconds", "test_top1", "test_top5", "test_seconds", "loss", "val_top1")
     optional = ("top1", "val_loss", "learning_rate", "test_top1_flip")
@@ -218,8 +234,8 @@ def summarize(history, seed_samples, target):
     for epoch in epochs:
         elapsed += epoch["train_seconds"]
         epoch["train_minutes_total"] = elapsed / 60
-    seed_ips = statistics.median(seed_samples)
-    example_minutes = EXAMPLE_EPOCHS * EXAMPLE_TRAIN_IMAGES / seed_ips / 60
+    example_ips = statistics.median(example_samples)
+    example_minutes = EXAMPLE_EPOCHS * EXAMPLE_TRAIN_IMAGES / example_ips / 60
     reached = next((i for i, e in enumerate(epochs) if e["test_top1"] >= target), None)
     ours = None if reached is None else epochs[reached]["train_minutes_total"]
     return dict(
@@ -228,15 +244,19 @@ def summarize(history, seed_samples, target):
         best_test_top1_flip=max((e.get("test_top1_flip", 0.0) for e in epochs), default=None),
         reached_epoch=None if reached is None else reached + 1,
         minutes_to_target=ours,
-        seed_images_per_second=seed_ips,
+        example_images_per_second=example_ips,
         example_minutes=example_minutes,
         ratio=None if ours is None else example_minutes / ours,
     )
 
 
-def load_seed_samples(path, this_cpu):
-    """The seed's images/s measured by the earlier sessions of this run, which must have run
-    on this CPU: per-epoch seconds from two machines would not add up to one time."""
+def load_example_samples(folder, this_cpu):
+    """The example's images/s measured by the earlier sessions of the run backed up in
+    ``folder``, which must have run on this CPU: per-epoch seconds from two machines would
+    not add up to one time. Backups made before issue 28 name the file after the seed."""
+    path = folder / SAMPLES_FILE
+    if not path.is_file():
+        path = folder / "seed_images_per_second.json"
     if not path.is_file():
         return []
     saved = json.loads(path.read_text())
@@ -262,23 +282,23 @@ def run(args):
         return 0
     dataset = load_dataset("cifar100", path=args.data_path, train_limit=args.train_limit)
     print(dataset.source, flush=True)
-    # The seed's samples of every session of this run, kept beside its backup.
-    samples_file = args.checkpoint_dir / "seed_images_per_second.json"
+    # The example's samples of every session of this run, kept beside its backup.
     this_cpu = record.cpu()
-    samples = load_seed_samples(samples_file, this_cpu)
-    samples += seed_images_per_second(args.model, args.seed_rounds, args.seed_steps)
+    samples = load_example_samples(args.checkpoint_dir, this_cpu)
+    samples += example_images_per_second(args.model, args.example_rounds, args.example_steps)
     args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    samples_file = args.checkpoint_dir / SAMPLES_FILE
     samples_file.write_text(json.dumps({"cpu": this_cpu, "samples": samples}))
-    print(f"seed rebuild: {statistics.median(samples):.0f} images/s", flush=True)
+    print(f"example rebuild: {statistics.median(samples):.0f} images/s", flush=True)
     result = train(args, settings, dataset)
-    samples += seed_images_per_second(args.model, args.seed_rounds, args.seed_steps)
+    samples += example_images_per_second(args.model, args.example_rounds, args.example_steps)
     history = {**result.history, "train_seconds": result.epoch_seconds}
     summary = summarize(history, samples, args.target)
     record.write(
         args.output,
         dict(name=args.name, settings=settings, data_source=dataset.source,
              num_params=result.num_params,
-             seed_images_per_second_samples=samples, summary=summary),
+             example_images_per_second_samples=samples, summary=summary),
     )  # fmt: skip
     shutil.rmtree(args.checkpoint_dir)  # the record holds the run now: drop its backup
     print_summary([json.loads(args.output.read_text())])
@@ -308,15 +328,15 @@ def print_summary(records):
 
 
 def report():
-    """Print the table of all records and draw ``results/time_to_accuracy.png``."""
+    """Print the table of all records and draw ``benchmarks/results/time_to_accuracy.png``."""
     import matplotlib
 
     matplotlib.use("Agg")
     from mlp_tutorial.plots import plot_time_to_accuracy
 
-    files = sorted(RESULTS.glob("time_to_accuracy_*.json"))
+    files = sorted(RECORDS.glob("time_to_accuracy_*.json"))
     if not files:
-        raise SystemExit(f"no records in {RESULTS}: run with --model first")
+        raise SystemExit(f"no records in {RECORDS}: run with --model first")
     records = [json.loads(f.read_text()) for f in files]
     print_summary(records)
     epochs = {r["name"]: r["summary"]["epochs"] for r in records}
@@ -328,8 +348,8 @@ def report():
         },
         title="CIFAR-100: test top-1 against training minutes on this CPU",
     )
-    fig.savefig(RESULTS / "time_to_accuracy.png", dpi=100)
-    print(f"wrote {RESULTS / 'time_to_accuracy.png'}")
+    fig.savefig(FIGURE, dpi=100)
+    print(f"wrote {FIGURE}")
     return 0
 
 

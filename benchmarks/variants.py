@@ -1,16 +1,16 @@
-"""The models the benchmarks compare: the seed rebuild, the package, and variants of both.
+"""The models the benchmarks compare: the example rebuild, the package, and variants of both.
 
-A variant is written ``base[+modifier...][@REV]``.
+A variant is written ``base[+modifier...]``.
 
 Bases:
 
-``seed``     the Keras example rebuilt layer for layer (:mod:`seed_models`).
+``example``  the Keras example rebuilt layer for layer (:mod:`example_models`).
 ``project``  ``mlp_tutorial.build_model`` with its defaults.
 
-Modifiers (``seed`` takes only ``noaug``, ``jitaug``, ``xla``):
+Modifiers (``example`` takes only ``noaug``, ``jitaug``, ``xla``):
 
-``seedwidths``   the seed's hidden widths, so both do the same matmuls: Mixer
-                 ``D_S = D_C = P`` (number of patches), FNet ``D``, gMLP ``2D``.
+``examplewidths``   the example's hidden widths, so both do the same matmuls: Mixer
+                    ``D_S = D_C = P`` (number of patches), FNet ``D``, gMLP ``2D``.
 ``ffnK``         FNet's or gMLP's feed-forward width ``K * D`` (``ffn4`` = 4D).
 ``finalnorm``, ``nofinalnorm``   with / without the LayerNorm before the head.
 ``posglorot``, ``posnormal``     FNet's position table drawn Glorot-uniform, or
@@ -22,21 +22,21 @@ Modifiers (``seed`` takes only ``noaug``, ``jitaug``, ``xla``):
 ``bf16``     built under Keras' ``mixed_bfloat16`` dtype policy, logits cast to float32
              (Keras' mixed-precision guide; TensorFlow's top-k metric takes no bfloat16).
 ``xla``      ``jit_compile=True`` (applied by the caller at compile time).
-
-``@REV`` builds with the package as it was at git revision ``REV`` (see
-``throughput.py --compare-ref``) instead of the working tree's.
 """
 
 import re
 
 import keras
+from example_models import build_example_model
 from keras import layers
-from seed_models import build_seed_model
 
-SEED_MODIFIERS = ("noaug", "jitaug", "xla")
+import mlp_tutorial
+import mlp_tutorial.flops
+
+EXAMPLE_MODIFIERS = ("noaug", "jitaug", "xla")
 PROJECT_MODIFIERS = (
-    "seedwidths", "finalnorm", "nofinalnorm", "posglorot", "posnormal", "aug32", "bf16",
-    *SEED_MODIFIERS,
+    "examplewidths", "finalnorm", "nofinalnorm", "posglorot", "posnormal", "aug32", "bf16",
+    *EXAMPLE_MODIFIERS,
 )  # fmt: skip
 EXCLUSIVE = (("finalnorm", "nofinalnorm"), ("posglorot", "posnormal"), ("noaug", "aug32"))
 POSITION_INITIALIZERS = {
@@ -46,12 +46,11 @@ POSITION_INITIALIZERS = {
 
 
 def parse_variant(text):
-    """``"project+ffn4@5599e3e"`` -> ``("project", ("ffn4",), "5599e3e")``, validated."""
-    body, _, ref = text.partition("@")
-    base, *mods = body.split("+")
-    allowed = {"seed": SEED_MODIFIERS, "project": PROJECT_MODIFIERS}.get(base)
+    """``"project+ffn4"`` -> ``("project", ("ffn4",))``, validated."""
+    base, *mods = text.split("+")
+    allowed = {"example": EXAMPLE_MODIFIERS, "project": PROJECT_MODIFIERS}.get(base)
     if allowed is None:
-        raise ValueError(f"Variant {text!r}: the base must be 'seed' or 'project'.")
+        raise ValueError(f"Variant {text!r}: the base must be 'example' or 'project'.")
     bad = [m for m in mods if m not in allowed and not (base == "project" and _ffn(m))]
     if bad:
         ffn = " and ffnK" if base == "project" else ""
@@ -59,9 +58,7 @@ def parse_variant(text):
     for pair in EXCLUSIVE:
         if set(pair) <= set(mods):
             raise ValueError(f"Variant {text!r}: {pair[0]!r} and {pair[1]!r} exclude each other.")
-    if ref and base == "seed":
-        raise ValueError(f"Variant {text!r}: '@REV' applies to project variants only.")
-    return base, tuple(mods), ref or None
+    return base, tuple(mods)
 
 
 def _ffn(modifier):
@@ -72,15 +69,15 @@ def _ffn(modifier):
 
 def check_variant(name, variant):
     """Raise ValueError if ``variant`` does not apply to model ``name``; returns it parsed."""
-    base, mods, ref = parse_variant(variant)
+    base, mods = parse_variant(variant)
     factors = [_ffn(m) for m in mods if _ffn(m)]
     if factors and name == "mixer":
         raise ValueError(f"{variant!r}: ffnK is for FNet and gMLP; the Mixer has D_S and D_C.")
-    if len(factors) + ("seedwidths" in mods) > 1:
-        raise ValueError(f"{variant!r}: give one width modifier (seedwidths or one ffnK).")
+    if len(factors) + ("examplewidths" in mods) > 1:
+        raise ValueError(f"{variant!r}: give one width modifier (examplewidths or one ffnK).")
     if name != "fnet" and set(mods) & set(POSITION_INITIALIZERS):
         raise ValueError(f"{variant!r}: posglorot/posnormal are for FNet, which has positions.")
-    return base, mods, ref
+    return base, mods
 
 
 def hidden_widths(name, mods, *, image_size, patch_size, embedding_dim, **_):
@@ -88,7 +85,7 @@ def hidden_widths(name, mods, *, image_size, patch_size, embedding_dim, **_):
     factors = [_ffn(m) for m in mods if _ffn(m)]
     if factors:
         return {"ffn_dim": factors[0] * embedding_dim}
-    if "seedwidths" not in mods:
+    if "examplewidths" not in mods:
         return {}
     if name == "mixer":
         num_patches = (image_size // patch_size) ** 2
@@ -96,44 +93,41 @@ def hidden_widths(name, mods, *, image_size, patch_size, embedding_dim, **_):
     return {"ffn_dim": (1 if name == "fnet" else 2) * embedding_dim}
 
 
-def build_variant(name, variant, packages, geometry):
+def build_variant(name, variant, geometry):
     """An uncompiled model: ``name`` in mixer/fnet/gmlp, ``variant`` as in the module doc.
 
-    ``packages`` maps ``None`` (the working tree) and each ``REV`` to an imported
-    ``mlp_tutorial``; ``geometry`` holds ``build_model``'s size arguments.
+    ``geometry`` holds ``build_model``'s size arguments.
     """
-    base, mods, ref = check_variant(name, variant)
-    if base == "seed":
-        model = build_seed_model(name, augmentation="noaug" not in mods, **geometry)
+    base, mods = check_variant(name, variant)
+    if base == "example":
+        model = build_example_model(name, augmentation="noaug" not in mods, **geometry)
     elif "bf16" in mods:
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy("mixed_bfloat16")
         try:
-            model = _build_project(packages[ref], name, mods, geometry)
+            model = _build_project(name, mods, geometry)
             logits = layers.Activation("linear", dtype="float32", name="logits_float32")
             model = keras.Model(model.input, logits(model.output), name=model.name)
         finally:
             keras.config.set_dtype_policy(previous)
     else:
-        model = _build_project(packages[ref], name, mods, geometry)
+        model = _build_project(name, mods, geometry)
     return allow_jit(model) if "jitaug" in mods else model
 
 
-def _build_project(package, name, mods, geometry):
+def _build_project(name, mods, geometry):
     widths = hidden_widths(name, mods, **geometry)
-    augmentation = "none" if "noaug" in mods else "seed"
+    augmentation = "none" if "noaug" in mods else "example"
     if "aug32" in mods:
         augmentation = augmentation_before_resize(geometry["image_size"])
-    model = package.build_model(name, augmentation=augmentation, **widths, **geometry)
-    block_types = (package.MixerBlock, package.FNetBlock, package.GMLPBlock)
-    blocks = [layer for layer in model.layers if isinstance(layer, block_types)]
-    if len(blocks) != geometry["num_blocks"]:  # another package's blocks (see throughput.py)
-        raise RuntimeError(f"{package.__file__} built {len(blocks)} of its own blocks.")
+    model = mlp_tutorial.build_model(name, augmentation=augmentation, **widths, **geometry)
     if "finalnorm" in mods or "nofinalnorm" in mods:
         # build_model decides the pre-head norm per model; to set it, wrap the very blocks
         # build_model made in a classifier of our own.
+        block_types = (mlp_tutorial.MixerBlock, mlp_tutorial.FNetBlock, mlp_tutorial.GMLPBlock)
+        blocks = [layer for layer in model.layers if isinstance(layer, block_types)]
         geometry = {k: v for k, v in geometry.items() if k != "num_blocks"}
-        model = package.build_classifier(
+        model = mlp_tutorial.build_classifier(
             blocks,
             position_embedding=name == "fnet",
             final_norm="finalnorm" in mods,
@@ -143,7 +137,7 @@ def _build_project(package, name, mods, geometry):
         )
     for mod in set(mods) & set(POSITION_INITIALIZERS):
         # Drawing the table anew before training is initialising it with that initializer.
-        table = next(lay for lay in model.layers if isinstance(lay, package.PositionEmbedding))
+        table = next(lay for lay in model.layers if isinstance(lay, mlp_tutorial.PositionEmbedding))
         (weights,) = table.get_weights()
         table.set_weights([keras.ops.convert_to_numpy(POSITION_INITIALIZERS[mod]()(weights.shape))])
     return model
@@ -169,21 +163,21 @@ def allow_jit(model):
     return model
 
 
-def forward_flops(name, variant, packages, geometry):
+def forward_flops(name, variant, geometry):
     """Forward FLOPs per image of a variant, from the package's counter ``mlp_tutorial.flops``.
 
-    The seed does the matmuls of the package's blocks at the seed's widths, plus one:
+    The example does the matmuls of the package's blocks at the example's widths, plus one:
     ``keras.ops.image.extract_patches`` is a convolution with an identity kernel.
     """
-    base, mods, ref = parse_variant(variant)
+    base, mods = parse_variant(variant)
     counted = {k: v for k, v in geometry.items() if k != "dropout_rate"}
-    if base == "seed":
-        widths = hidden_widths(name, ("seedwidths",), **geometry)
+    if base == "example":
+        widths = hidden_widths(name, ("examplewidths",), **geometry)
         num_patches = (geometry["image_size"] // geometry["patch_size"]) ** 2
         patch_dim = geometry["patch_size"] ** 2 * 3
         identity_conv = num_patches * 2 * patch_dim * patch_dim
         return identity_conv + sum(
-            packages[None].flops.model_flops(name, **counted, **widths).values()
+            mlp_tutorial.flops.model_flops(name, **counted, **widths).values()
         )
     widths = hidden_widths(name, mods, **geometry)
-    return sum(packages[ref].flops.model_flops(name, **counted, **widths).values())
+    return sum(mlp_tutorial.flops.model_flops(name, **counted, **widths).values())

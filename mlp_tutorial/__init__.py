@@ -14,18 +14,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_MODULES = {
+_MODULES = {  # fmt: skip
     "classifier": ("MODEL_NAMES", "build_classifier", "build_model"),
     "data": ("DATASET_NAMES", "Dataset", "load_dataset"),
-    "fnet": ("FNetBlock", "fourier_mix"),
-    "gmlp": ("GMLPBlock", "SpatialGatingUnit"),
-    "mixer": ("MixerBlock",),
-    "patches": ("Patches", "PositionEmbedding"),
+    "layers": (
+        "FNetBlock",
+        "GMLPBlock",
+        "MLP",
+        "MixerBlock",
+        "Patches",
+        "PositionEmbedding",
+        "SpatialGatingUnit",
+        "fourier_mix",
+    ),
     "pretrained": ("load_trained", "save_trained"),
     "recipe": ("RECIPES", "Recipe"),
     "remote": ("RESULTS_URL", "load_record"),
     "training": ("Result", "run_experiment", "set_seed"),
-    "validation": ("validate_parameters",),
+    "parameters": ("validate_parameters",),
 }
 _MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -1,55 +1,58 @@
 """Input pipelines that live inside the model, so a saved model carries them.
 
-The seeds' pipeline normalizes each channel to the training set's mean and variance, resizes
-to ``image_size``, then, in training only, flips and zooms by up to 20%. ``"shift"`` flips and
-shifts by up to an eighth of the image instead (4 pixels at 32 x 32, filled by reflection: the
-pad-and-crop of the CIFAR ResNets, without a zoom's resampling). ``"randaugment"`` puts
-Keras' ``RandAugment`` (Cubuk et al., 2020) in front of it: its colour operations (solarize,
-posterize...) need the raw pixels' fixed range, 0-255. A recipe that mixes images augments each
-one before mixing, outside the model (:class:`~mlp_tutorial.recipe.BatchMixing`).
+The Keras example's pipeline (``"example"``) normalizes each channel to the training set's
+mean and variance, resizes to ``image_size``, then, in training only, flips and zooms by up
+to 20%. ``"shift"`` flips and shifts by up to an eighth of the image instead (4 pixels at
+32 x 32, filled by reflection: the pad-and-crop of the CIFAR ResNets, without a zoom's
+resampling). ``"randaugment"`` puts Keras' ``RandAugment`` (Cubuk et al., 2020) in front:
+its colour operations (solarize, posterize...) need the raw pixels' fixed range, 0-255. A
+recipe that mixes images augments each one before mixing, outside the model
+(:class:`~mlp_tutorial.recipe.BatchMixing`).
 """
 
 import keras
 import numpy as np
 from keras import layers
 
-from mlp_tutorial.validation import check_choice, check_positive_int
+from mlp_tutorial.checks import check_choice, check_positive_int
 
-AUGMENTATIONS = ("seed", "shift", "randaugment", "none")
+AUGMENTATIONS = ("example", "shift", "randaugment", "none")
 
 #: RandAugment's operations per image and strength: a ``factor`` of 0.2 turns by up to a
 #: fifth of a turn and shifts by a fifth of the image; the default, 0.5, by half.
 RANDAUGMENT = dict(num_ops=2, factor=0.2)
 
 
-def build_random_augmentation(randaugment=False, *, shift=False, name="random_augmentation"):
+def build_random_augmentation(randaugment=False, *, shift=False):
     """Random changes to each image, as one layer: (B, H, W, 3) in 0-255 -> the same.
 
     ``RandAugment`` (:data:`RANDAUGMENT`) if ``randaugment``, then a random horizontal
-    flip and a zoom by up to 20% (``shift``: a shift by up to 1/8), in training only. Keras'
-    RandAugment (used as is) picks its operations once per batch (strengths per image);
-    timm picks per image.
+    flip and a zoom by up to 20% (``shift``: a shift by up to 1/8), in training only.
+    Keras' RandAugment (used as is) picks its operations once per batch (strengths per
+    image); timm picks per image.
     """
     settings = dict(value_range=(0, 255), **RANDAUGMENT)  # the raw pixels' range
     steps = [layers.RandAugment(**settings, name="rand_augment")] if randaugment else []
     if shift:
-        move = layers.RandomTranslation(0.125, 0.125, fill_mode="reflect", name="random_shift")
+        # by up to 1/8 of the height and the width; Keras fills the border by reflection
+        move = layers.RandomTranslation(0.125, 0.125, name="random_shift")
     else:
-        move = layers.RandomZoom(height_factor=0.2, width_factor=0.2, name="random_zoom")
+        move = layers.RandomZoom(0.2, 0.2, name="random_zoom")
     if not randaugment and keras.backend.backend() == "jax":
-        # Keras marks RandomZoom and RandomTranslation supports_jit=False for TensorFlow's
-        # sake, which makes JAX run the whole train step op by op; their JAX code compiles.
+        # Keras marks RandomZoom and RandomTranslation supports_jit=False for
+        # TensorFlow's sake, which makes JAX run the whole train step op by op; their
+        # JAX code compiles.
         move.supports_jit = True
     steps += [layers.RandomFlip("horizontal", name="random_flip"), move]
-    return keras.Sequential(steps, name=name)
+    return keras.Sequential(steps, name="random_augmentation")
 
 
-def build_augmentation(kind="seed", *, image_size, name="augmentation"):
+def build_augmentation(kind="example", *, image_size, name="augmentation"):
     """The input pipeline ``kind`` as one layer: (B, H, W, 3) in 0-255 -> (B, S, S, 3).
 
-    ``kind``: ``"seed"`` (normalize, resize, random flip, random zoom 0.2), ``"shift"``
-    (the same with a random shift by up to 1/8 for the zoom),
-    ``"randaugment"`` (``RandAugment`` on the 0-255 pixels, then the seeds' pipeline) or
+    ``kind``: ``"example"`` (normalize, resize, random flip, random zoom 0.2),
+    ``"shift"`` (the same with a random shift by up to 1/8 for the zoom),
+    ``"randaugment"`` (``RandAugment`` on the 0-255 pixels, then the example's) or
     ``"none"`` (normalize and resize); :func:`adapt_normalization` sets the statistics.
     """
     check_choice("augmentation", kind, AUGMENTATIONS)
@@ -76,15 +79,13 @@ def adapt_normalization(model, images):
     return len(found)
 
 
-def uses_randaugment(model):
-    """Whether ``model`` has a ``RandAugment`` layer anywhere inside it."""
-    return any(isinstance(layer, layers.RandAugment) for layer in _walk(model))
-
-
-def random_augmentation_layers(model):
-    """The names of the random augmentation layers (RandAugment, flip, zoom, shift) in ``model``."""
-    random = (layers.RandAugment, layers.RandomFlip, layers.RandomZoom, layers.RandomTranslation)
-    return [layer.name for layer in _walk(model) if isinstance(layer, random)]
+def augmentation_of(model):
+    """The name of the pipeline in ``model``, from its random layers: ``"randaugment"``,
+    ``"example"`` (flip and zoom), ``"shift"`` (flip and shift) or ``"none"``."""
+    kinds = {layers.RandAugment: "randaugment", layers.RandomZoom: "example"}
+    kinds[layers.RandomTranslation] = "shift"
+    found = [kinds[type(layer)] for layer in _walk(model) if type(layer) in kinds]
+    return found[0] if found else "none"
 
 
 def channel_statistics(images):

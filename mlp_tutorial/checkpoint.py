@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import textwrap
 import zipfile
 import zlib
 from pathlib import Path
@@ -27,7 +26,7 @@ import h5py
 import keras
 import numpy as np
 
-from mlp_tutorial.display import shown_path
+from mlp_tutorial.display import say, shown_path
 from mlp_tutorial.records import write_record
 
 # What reading a cut-short or damaged .weights.h5 or .npz file raises (h5py: OSError).
@@ -146,7 +145,7 @@ class TrainingBackup(keras.callbacks.Callback):
             raise self.error(f"{where} {what}{why}, and no earlier epoch's backup can be read")
         done = previous["epochs_done"]
         message = f"Skipping {where}, which {what}: resuming from the backup of epoch {done}."
-        print(textwrap.fill(message, 88))  # the page's width, whatever the path
+        say(message)  # at the page's width, whatever the path
         return previous
 
     def _damage(self, state):

@@ -1,23 +1,64 @@
-"""From raw images to logits: the classifier around the blocks, and the three models."""
+"""From raw images to logits: the table of the three models and the classifier around them."""
+
+import dataclasses
 
 import keras
 from keras import layers
 
 from mlp_tutorial.augment import build_augmentation
-from mlp_tutorial.fnet import FNetBlock
-from mlp_tutorial.gmlp import GMLPBlock
-from mlp_tutorial.mixer import MixerBlock
-from mlp_tutorial.patches import Patches, PositionEmbedding
-from mlp_tutorial.validation import check_choice, check_positive_int, check_rate
+from mlp_tutorial.checks import check_choice, check_patch_size, check_positive_int, check_rate
+from mlp_tutorial.layers import FNetBlock, GMLPBlock, MixerBlock, Patches, PositionEmbedding
 
-BLOCKS = {"mixer": MixerBlock, "fnet": FNetBlock, "gmlp": GMLPBlock}
-MODEL_NAMES = tuple(BLOCKS)
 #: Keras dtype policies to build under (``keras.config.set_dtype_policy``): float32, or
 #: 16-bit compute with float32 weights (bfloat16 for CPUs and TPUs, float16 for GPUs).
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
-# The Keras example's configuration (image 64, patch 8, dim 256, 4 blocks, dropout 0.2).
-DEFAULTS = dict(image_size=64, patch_size=8, embedding_dim=256, num_blocks=4, dropout_rate=0.2)
+#: The Keras example's classifier: 32 x 32 images upsampled to 64 x 64, 8 x 8 patches (so
+#: P = 64), width 256, 4 blocks, dropout 0.2. ``build_model``'s defaults.
+EXAMPLE = dict(image_size=64, patch_size=8, embedding_dim=256, num_blocks=4, dropout_rate=0.2)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One of the book's models.
+
+    ``block``: its layer; ``widths(D)``: its hidden widths at width ``D`` (the defaults of
+    :func:`build_model`); ``position_embedding``, ``final_norm``: what the classifier adds
+    around the blocks; ``example``: the Keras example's hidden widths and learning rate, and
+    the test top-1 and top-5 it reports on CIFAR-100 after 50 epochs.
+    """
+
+    title: str
+    block: type
+    widths: object  # embedding_dim -> {argument: width}
+    position_embedding: bool
+    final_norm: bool
+    example: dict
+
+
+MODELS = {
+    # The paper's widths D_S = D / 2 and D_C = 4 D; the example's are P and P. A LayerNorm
+    # before the head, as in the authors' code and timm.
+    "mixer": ModelSpec(
+        "MLP-Mixer", MixerBlock,
+        lambda d: dict(tokens_mlp_dim=max(1, d // 2), channels_mlp_dim=4 * d),
+        position_embedding=False, final_norm=True,
+        example=dict(tokens_mlp_dim=64, channels_mlp_dim=64, learning_rate=0.005,
+                     top1=0.4758, top5=0.772),
+    ),
+    # Fourier mixing sees a set of patches unless each carries its position; the blocks
+    # end in a LayerNorm already.
+    "fnet": ModelSpec(
+        "FNet", FNetBlock, lambda d: dict(ffn_dim=d), position_embedding=True, final_norm=False,
+        example=dict(ffn_dim=256, learning_rate=0.001, top1=0.4663, top5=0.765),
+    ),
+    # gMLP's residual stream is normalized nowhere else.
+    "gmlp": ModelSpec(
+        "gMLP", GMLPBlock, lambda d: dict(ffn_dim=2 * d), position_embedding=False, final_norm=True,
+        example=dict(ffn_dim=512, learning_rate=0.003, top1=0.5064, top5=0.783),
+    ),
+}  # fmt: skip
+MODEL_NAMES = tuple(MODELS)
 
 
 def build_classifier(
@@ -25,13 +66,13 @@ def build_classifier(
     *,
     num_classes=100,
     input_shape=(32, 32, 3),
-    image_size=DEFAULTS["image_size"],
-    patch_size=DEFAULTS["patch_size"],
-    embedding_dim=DEFAULTS["embedding_dim"],
-    dropout_rate=DEFAULTS["dropout_rate"],
+    image_size=EXAMPLE["image_size"],
+    patch_size=EXAMPLE["patch_size"],
+    embedding_dim=EXAMPLE["embedding_dim"],
+    dropout_rate=EXAMPLE["dropout_rate"],
     position_embedding=False,
     final_norm=False,
-    augmentation="seed",
+    augmentation="example",
     name="classifier",
 ):
     """An uncompiled classifier from ``(B, *input_shape)`` images to ``(B, num_classes)`` logits.
@@ -43,10 +84,7 @@ def build_classifier(
     ``(B, P, D)``), a LayerNorm if ``final_norm``, an average over the patches, dropout
     (``dropout_rate``) and a Dense head.
     """
-    image_size = check_positive_int("image_size", image_size)
-    patch_size = check_positive_int("patch_size", patch_size)
-    if image_size % patch_size:
-        raise ValueError(f"`image_size` {image_size} is not divisible by `patch_size` {patch_size}")
+    patch_size = check_patch_size(image_size, patch_size)
     num_classes = check_positive_int("num_classes", num_classes)
     embedding_dim = check_positive_int("embedding_dim", embedding_dim)
     dropout_rate = check_rate("dropout_rate", dropout_rate)
@@ -71,71 +109,40 @@ def build_classifier(
     return keras.Model(inputs, logits, name=name)
 
 
-def build_model(
-    name,
-    *,
-    embedding_dim=DEFAULTS["embedding_dim"],
-    num_blocks=DEFAULTS["num_blocks"],
-    dropout_rate=DEFAULTS["dropout_rate"],
-    image_size=DEFAULTS["image_size"],
-    patch_size=DEFAULTS["patch_size"],
-    num_classes=100,
-    input_shape=(32, 32, 3),
-    augmentation="seed",
-    **widths,
-):
-    """Build the MLP-Mixer, FNet or gMLP image classifier: ``name`` ``"mixer"``, ``"fnet"``
-    or ``"gmlp"``, ``num_blocks`` blocks of the hidden ``widths`` ``tokens_mlp_dim`` and
-    ``channels_mlp_dim`` (Mixer) or ``ffn_dim`` (FNet, gMLP), defaults in :func:`block_widths`;
-    the other arguments are those of :func:`build_classifier`. The Mixer and gMLP end with a
-    LayerNorm before the head, as the Mixer authors' code and timm do (on CIFAR-100 it did
-    not hurt the Mixer: ``benchmarks/README.md``); FNet's blocks already end in one.
+def build_model(name, *, embedding_dim=EXAMPLE["embedding_dim"], num_blocks=EXAMPLE["num_blocks"],
+                dropout_rate=EXAMPLE["dropout_rate"], **options):  # fmt: skip
+    """Build the MLP-Mixer, FNet or gMLP image classifier (``name`` in :data:`MODELS`):
+    ``num_blocks`` blocks with the hidden widths in ``options`` (``tokens_mlp_dim`` and
+    ``channels_mlp_dim``, or ``ffn_dim``; defaults: :func:`block_widths`), inside
+    :func:`build_classifier`, whose arguments the other ``options`` are.
 
     Example:
     >>> build_model("gmlp", num_classes=10, image_size=32, patch_size=4).output_shape
     (None, 10)
     """
+    spec = MODELS[check_choice("name", name, MODEL_NAMES)]
     embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-    widths = block_widths(name, embedding_dim, **widths)
+    given = {key: options.pop(key) for key in list(options) if key.endswith("_dim")}
+    widths = block_widths(name, embedding_dim, **given)
     dropout_rate = check_rate("dropout_rate", dropout_rate)
-    num_blocks = check_positive_int("num_blocks", num_blocks)
     blocks = [
-        BLOCKS[name](**widths, dropout_rate=dropout_rate, name=f"{name}_block_{i}")
-        for i in range(num_blocks)
+        spec.block(**widths, dropout_rate=dropout_rate, name=f"{name}_block_{i}")
+        for i in range(check_positive_int("num_blocks", num_blocks))
     ]
     return build_classifier(
-        blocks,
-        num_classes=num_classes,
-        input_shape=input_shape,
-        image_size=image_size,
-        patch_size=patch_size,
-        embedding_dim=embedding_dim,
-        dropout_rate=dropout_rate,
-        position_embedding=name == "fnet",
-        # gMLP's residual stream is normalized nowhere else; FNet's blocks end in a norm.
-        final_norm=name != "fnet",
-        augmentation=augmentation,
-        name=name,
-    )
+        blocks, embedding_dim=embedding_dim, dropout_rate=dropout_rate, name=name,
+        position_embedding=spec.position_embedding, final_norm=spec.final_norm, **options,
+    )  # fmt: skip
 
 
 def block_widths(name, embedding_dim, **widths):
-    """The hidden widths of ``name``'s blocks at width ``D = embedding_dim``, ``{arg: width}``.
-
-    The ``widths`` given (not None), else the Mixer paper's ``tokens_mlp_dim = D / 2`` and
-    ``channels_mlp_dim = 4 D``, and the Keras example's ``ffn_dim``: FNet ``D``, gMLP ``2 D``.
-    On CIFAR-100 (benchmarks/README.md) these led at equal CPU time: FNet's paper ``4 D``
-    gained 3 points per epoch at twice the cost, gMLP's ``6 D`` nothing at 2.4 times it.
+    """The hidden widths of ``name``'s blocks at width ``D = embedding_dim``, ``{arg: width}``:
+    the ``widths`` given (not None), else the model's defaults (:data:`MODELS`).
 
     >>> block_widths("mixer", 64, channels_mlp_dim=128)
     {'tokens_mlp_dim': 32, 'channels_mlp_dim': 128}
     """
-    d = embedding_dim
-    defaults = {
-        "mixer": {"tokens_mlp_dim": max(1, d // 2), "channels_mlp_dim": 4 * d},
-        "fnet": {"ffn_dim": d},
-        "gmlp": {"ffn_dim": 2 * d},
-    }[check_choice("name", name, MODEL_NAMES)]
+    defaults = MODELS[check_choice("name", name, MODEL_NAMES)].widths(embedding_dim)
     for arg, width in widths.items():
         if arg not in defaults:
             raise ValueError(f"`{arg}` is not a width of {name!r}; choose from {list(defaults)}.")

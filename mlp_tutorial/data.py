@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlp_tutorial.validation import check_choice, check_int
+from mlp_tutorial.checks import check_choice, check_int
 
 __all__ = [
     "ArchiveError",

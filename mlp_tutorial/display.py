@@ -3,13 +3,21 @@ prints them."""
 
 import inspect
 import os
+import textwrap
 
+#: The longest line a page shows at 1280 px without scrolling: every printed line fits.
+PAGE_WIDTH = 88
 IMPORTS = "import keras\nfrom keras import layers, ops"
 
 
 def page_code(*objects):
     """``IMPORTS``, then the source of each of ``objects``: code a reader can copy and run."""
     return "\n\n\n".join([IMPORTS, *(inspect.getsource(obj) for obj in objects)]) + "\n"
+
+
+def say(message):
+    """Print ``message`` wrapped to lines of at most :data:`PAGE_WIDTH` characters."""
+    print(textwrap.fill(message, PAGE_WIDTH))
 
 
 def shown_path(path):

@@ -7,11 +7,8 @@ import textwrap
 import keras
 import numpy as np
 
-from mlp_tutorial.display import shown_path
-from mlp_tutorial.validation import PATH_PARAMETERS
-
-#: The longest line a run card prints: what a page at 1280 px shows without scrolling.
-LINE_WIDTH = 88
+from mlp_tutorial.display import PAGE_WIDTH, shown_path
+from mlp_tutorial.parameters import PATH_PARAMETERS
 
 
 def device_name():
@@ -57,7 +54,7 @@ def print_run_card(data, /, **settings):
     backend, device, precision (Keras' dtype policy in force), versions, and a line per
     ``settings`` item (the chapter's parameters) but ``precision``, paths relative to the
     chapter's folder (:func:`~mlp_tutorial.display.shown_path`). A value too long for a
-    line of ``LINE_WIDTH`` characters goes on under itself."""
+    line of ``PAGE_WIDTH`` characters goes on under itself."""
     env = environment()
     rows = [
         ("data", data.source),
@@ -68,7 +65,7 @@ def print_run_card(data, /, **settings):
         *((key, repr(_shown(key, value))) for key, value in settings.items() if key != "precision"),
     ]  # the precision in force, not the one asked for
     width = max(len(key) for key, _ in rows)
-    options = dict(width=LINE_WIDTH, subsequent_indent=" " * (width + 4), break_on_hyphens=False)
+    options = dict(width=PAGE_WIDTH, subsequent_indent=" " * (width + 4), break_on_hyphens=False)
     lines = [textwrap.fill(v, initial_indent=f"  {k:<{width}}  ", **options) for k, v in rows]
     print("Run card\n" + "\n".join(lines))
 

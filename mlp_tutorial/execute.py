@@ -8,8 +8,8 @@ temporary folder); else they run with their own parameters, in place or into ``-
 none defines is refused. Into ``--output``, papermill keeps the values in an
 ``injected-parameters`` cell. In place, the executed chapter is what a reader can Run all:
 no injected cell, the values written into the parameters cell itself, but the paths
-(``data_path`` reaches the kernel as ``$MLP_TUTORIAL_CIFAR100``; ``results_dir``,
-``checkpoint_dir``, ``benchmarks_dir`` are used and not kept), and no path in the metadata.
+(``data_path`` reaches the kernel as ``$MLP_TUTORIAL_CIFAR100``; ``results_dir`` and
+``checkpoint_dir`` are used and not kept), and no path in the metadata.
 Relative paths start from the current directory; a smoke copy gets its chapter's relative
 default paths made absolute, so that it runs again where it lies. What C++ libraries write
 to a kernel's stderr (TensorFlow's start-up lines) goes to a log file, not into the
@@ -30,17 +30,11 @@ import nbformat
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 
+from mlp_tutorial.checks import suggest
 from mlp_tutorial.data import ENV_VAR
-from mlp_tutorial.validation import PATH_PARAMETERS, suggest
+from mlp_tutorial.parameters import PATH_PARAMETERS, SMOKE_PARAMETERS
 
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
-
-# Every chapter finishes in seconds on a CPU; a chapter gets the names its parameters define.
-# A smoke run trains: the committed chapters load the book's models (`train = False`).
-SMOKE_PARAMETERS = dict(
-    dataset="offline", epochs=2, train_limit=300, batch_size=64, image_size=32, patch_size=8,
-    embedding_dim=32, num_blocks=1, train=True,
-)  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

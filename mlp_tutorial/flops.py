@@ -6,8 +6,8 @@ element-wise work is left out. Training costs about three forward passes.
 
 import math
 
+from mlp_tutorial.checks import check_choice
 from mlp_tutorial.classifier import MODEL_NAMES, block_widths
-from mlp_tutorial.validation import check_choice
 
 
 def _matmul(m, n, k):

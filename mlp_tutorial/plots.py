@@ -21,7 +21,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from mlp_tutorial.validation import check_positive_int
+from mlp_tutorial.checks import check_positive_int
 
 #: One color per model on every page: entries of matplotlib's default color cycle.
 MODEL_COLORS = {"mixer": "C2", "fnet": "C4", "gmlp": "C3", "attention": "C5"}

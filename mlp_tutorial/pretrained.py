@@ -17,17 +17,15 @@ from pathlib import Path
 import keras
 
 import mlp_tutorial.classifier  # noqa: F401  (registers every layer of ours with Keras)
+from mlp_tutorial.checks import ParameterError
+from mlp_tutorial.parameters import COMPARED_PARAMETERS
 from mlp_tutorial.recipe import Recipe, loss_for, metrics_for
 from mlp_tutorial.records import write_record
 from mlp_tutorial.remote import fetch
-from mlp_tutorial.training import Result, evaluate_test, print_history
-from mlp_tutorial.validation import ParameterError
+from mlp_tutorial.training import print_history, tested
 
 # Keras' own markers for values (not classes) in a config; they carry no module.
 _KERAS_VALUES = {"__keras_tensor__", "__tensor__", "__numpy__"}
-# A chapter's settings that say where things are or what to run, not what was trained
-# (the dataset itself is compared by its name and classes).
-_NOT_COMPARED = {"train", "dataset", "data_path", "results_dir", "checkpoint_dir", "ablation"}
 
 
 def save_trained(model, record_path):
@@ -64,7 +62,7 @@ def load_trained(name, *, dataset, results_dir="results", batch_size=None, confi
 def _check_settings(config, saved, source):
     """Refuse chapter settings (``config``) that differ from those the model trained with."""
     for key, value in config.items():
-        if key not in _NOT_COMPARED and key in saved and saved[key] != value:
+        if key in COMPARED_PARAMETERS and key in saved and saved[key] != value:
             raise ParameterError(
                 key, value, f"`{key}`={value!r}, but the model of {source} trained with "
                 f"{saved[key]!r}: set it back, or train (`train = True`).",
@@ -83,7 +81,7 @@ def check_archive(path):
     if broken is not None:
         raise ValueError(f"{path} is not a whole .keras archive ({broken}); fetch it again.")
     ours = {
-        key: (cls.__module__, cls.__name__)
+        key: cls.__name__
         for key, cls in keras.saving.get_custom_objects().items()
         if key.startswith("mlp_tutorial>") and cls.__module__.startswith("mlp_tutorial.")
     }
@@ -96,12 +94,15 @@ def check_archive(path):
 
 
 def _allowed(module, class_name, registered, ours):
-    """Keras' own class (or value marker), or one of ``ours``: {registered: (module, class)}."""
+    """Keras' own class (or value marker), or one of ``ours``: {registered name: class name}."""
     if module is None:
         return class_name in _KERAS_VALUES
     if module == "keras" or module.startswith("keras."):
         return registered in (None, class_name)
-    return ours.get(registered) == (module, class_name)
+    # Ours by the name it is registered under, from any module of the package: a model saved
+    # before the layers moved to mlp_tutorial.layers names their old modules, and Keras
+    # finds a registered class by that name, not by its module.
+    return module.startswith("mlp_tutorial") and ours.get(registered) == class_name
 
 
 def _classes(config):
@@ -134,10 +135,8 @@ def _retest(model, dataset, record, batch_size, path):
     batch_size = batch_size or training["batch_size"]
     print(f"{path.stem}'s training, as its record logged it:")
     print_history(record["history"], training["epochs"])
-    print(f"loaded {path.name}, tested again:")  # a line of its own: 88 columns
-    top1, top5, loss = evaluate_test(model, dataset, batch_size, (dataset.x_test, labels))
+    print(f"loaded {path.name}, tested again:")  # a line of its own: the page's width
     keys = "train_images_per_second wall_time_s epoch_seconds train_time_s epochs_run".split()
     run = {key: record[key] for key in keys}
-    test = dict(test_top1=top1, test_top5=top5, test_loss=loss)
-    num_params = int(model.count_params())
-    return Result(history=record["history"], **test, num_params=num_params, **run, record=record)
+    test = (dataset.x_test, labels)
+    return tested(model, dataset, batch_size, test, history=record["history"], **run, record=record)

@@ -1,6 +1,6 @@
 """The training recipe: which regularizers and which learning-rate schedule a run uses.
 
-The seeds use the Keras example's: flip and zoom in the model, integer labels, a constant
+``"example"`` is the Keras example's: flip and zoom in the model, integer labels, a constant
 learning rate halved on plateaus. The papers used a stronger one (gMLP took DeiT's) of four
 ingredients, each from Keras' own parts: ``warmup_cosine`` (``CosineDecay`` with a warmup,
 instead of ``ReduceLROnPlateau``), ``label_smoothing`` (``1 - eps`` on the true class,
@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from mlp_tutorial.augment import build_random_augmentation
-from mlp_tutorial.validation import check_positive_int, check_rate
+from mlp_tutorial.checks import check_positive_int, check_rate, reject
 
 # The allowed range of each number in a Recipe, in words and as a test.
 _RANGES = {
@@ -60,7 +60,7 @@ class Recipe:
     @property
     def augmentation(self):
         """The ``build_model(augmentation=...)`` it needs; "none": :class:`BatchMixing` augments."""
-        return "none" if self.mixup_cutmix else ("randaugment" if self.randaugment else "seed")
+        return "none" if self.mixup_cutmix else ("randaugment" if self.randaugment else "example")
 
     @property
     def one_hot(self):
@@ -77,18 +77,18 @@ INGREDIENTS = dict(warmup_cosine=True, label_smoothing=0.1, randaugment=True, mi
 
 
 def _cumulative():
-    steps, recipe = {"seed": Recipe()}, Recipe()
+    steps, recipe = {"example": Recipe()}, Recipe()
     for name, value in INGREDIENTS.items():
         recipe = dataclasses.replace(recipe, **{name: value})
         steps[f"+{name}"] = recipe
     return steps
 
 
-#: Named recipes: ``"seed"`` (the Keras example's), each ablation step (``"+name"``: the
+#: Named recipes: ``"example"`` (the Keras example's), each ablation step (``"+name"``: the
 #: step before it plus that ingredient) and ``"modern"`` (all four ingredients).
 RECIPES = {**_cumulative(), "modern": Recipe(**INGREDIENTS)}
 
-#: The ablation, in order: the seed recipe, then one more ingredient at each step.
+#: The ablation, in order: the example's recipe, then one more ingredient at each step.
 ABLATION_STEPS = tuple(name for name in RECIPES if name != "modern")
 
 
@@ -100,6 +100,18 @@ def get_recipe(recipe):
         return RECIPES[recipe]
     valid = ", ".join(repr(name) for name in RECIPES)
     raise ValueError(f"`recipe` must be a Recipe or one of {valid}; got {recipe!r}.")
+
+
+def check_augmentation(recipe, augmentation):
+    """Return ``augmentation`` (a ``build_model`` name) if it fits ``recipe`` (a name or a
+    Recipe): the recipe's own, or for a recipe without RandAugment or mixing, ``"shift"``
+    or ``"none"`` in place of the example's flip and zoom; else raise, saying which fits."""
+    needed = get_recipe(recipe).augmentation
+    if augmentation == needed or (needed == "example" and augmentation in ("shift", "none")):
+        return augmentation
+    fits = "'example', 'shift' or 'none'" if needed == "example" else repr(needed)
+    shown = recipe if isinstance(recipe, str) else "this recipe"
+    reject("augmentation", augmentation, fits, problem=f"does not fit `recipe`={shown!r}")
 
 
 def warmup_cosine(learning_rate, total_steps, warmup_fraction=0.1, alpha=0.0):
@@ -146,7 +158,7 @@ def metrics_for(recipe):
     return [top1(name="top1"), top5(k=5, name="top5")]
 
 
-def compile_model(model, *, learning_rate, weight_decay, recipe="seed", total_steps=None):
+def compile_model(model, *, learning_rate, weight_decay, recipe="example", total_steps=None):
     """Compile ``model``: AdamW and the recipe's loss, learning rate and metrics."""
     lr = learning_rate_for(recipe, learning_rate, total_steps)
     optimizer = keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay)

@@ -11,11 +11,9 @@ fork, a mirror, a local server).
 import hashlib
 import json
 import os
-import textwrap
 from pathlib import Path
-from urllib.parse import urljoin
 
-from mlp_tutorial.display import shown_path
+from mlp_tutorial.display import say, shown_path
 
 #: The book's repository and branch: ``repository`` in ``_config.yml``.
 REPOSITORY = "https://github.com/mlp-tutorial/modern-mlp-book"
@@ -35,14 +33,9 @@ def results_url():
     return (os.environ.get(URL_VAR) or RESULTS_URL).rstrip("/")
 
 
-def benchmarks_url():
-    """The download base of ``benchmarks/results/``, beside ``results/`` in the same tree."""
-    return urljoin(results_url() + "/", "../benchmarks/results").rstrip("/")
-
-
-def fetch(folder, filename, *, url=None, sha256=None):
-    """``folder/filename`` if it is there, else downloaded from ``url`` (default
-    :func:`results_url`) into :func:`cache_folder` (``folder`` is never written).
+def fetch(folder, filename, *, sha256=None):
+    """``folder/filename`` if it is there, else downloaded from :func:`results_url` into
+    :func:`cache_folder` (``folder`` is never written).
 
     A model (``sha256`` given) is checked against its hash and kept in the cache; a record
     (no hash) is downloaded again each time, so it never lags the repository. Raises a
@@ -52,9 +45,9 @@ def fetch(folder, filename, *, url=None, sha256=None):
     local = Path(folder) / filename
     if local.is_file():
         return local
-    base = url or results_url()
+    base = results_url()
     missing = f"{filename} is not in {shown_path(folder)}: downloading it from {base}"
-    print(textwrap.fill(missing, 88))
+    say(missing)
     cache = cache_folder(base)
     cache.mkdir(parents=True, exist_ok=True)  # else get_file falls back to /tmp
     try:
@@ -79,7 +72,7 @@ def cache_folder(base):
     return Path(home, "mlp_tutorial", hashlib.sha256(base.encode()).hexdigest()[:12])
 
 
-def load_record(folder, filename, *, url=None):
+def load_record(folder, filename):
     """The JSON record ``filename`` (``"gmlp.json"``...) from ``folder``, else downloaded
     (see :func:`fetch`), as a dict."""
-    return json.loads(fetch(folder, filename, url=url).read_text(encoding="utf-8"))
+    return json.loads(fetch(folder, filename).read_text(encoding="utf-8"))

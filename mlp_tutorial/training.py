@@ -1,6 +1,6 @@
-"""Compile, train, evaluate, and record: the seeds' experiment, made reproducible.
+"""Compile, train, evaluate, and record: the Keras example's experiment, made reproducible.
 
-``recipe="seed"`` is the Keras example's: AdamW, cross-entropy, top-1/top-5 accuracy, 10%
+``recipe="example"`` is the Keras example's: AdamW, cross-entropy, top-1/top-5 accuracy, 10%
 held out for validation, plateau halving of the learning rate and early stopping that
 restores the best weights; :mod:`mlp_tutorial.recipe` has the stronger ones.
 
@@ -27,22 +27,30 @@ each batch evenly: the one-device training, up to the order of the gradient sums
 import contextlib
 import dataclasses
 import datetime
+import inspect
 import math
 import os
-import textwrap
 import time
 
 import keras
 import numpy as np
 
-from mlp_tutorial.augment import adapt_normalization, random_augmentation_layers, uses_randaugment
+from mlp_tutorial.augment import adapt_normalization, augmentation_of
 from mlp_tutorial.checkpoint import TrainingBackup, model_config, run_fingerprint
+from mlp_tutorial.checks import check_choice, check_positive_int
 from mlp_tutorial.classifier import PRECISIONS
-from mlp_tutorial.display import shown_path
+from mlp_tutorial.display import say, shown_path
 from mlp_tutorial.environment import environment
-from mlp_tutorial.recipe import RECIPES, BatchMixing, compile_model, get_recipe, learning_rate_for
+from mlp_tutorial.parameters import PATH_PARAMETERS
+from mlp_tutorial.recipe import (
+    RECIPES,
+    BatchMixing,
+    check_augmentation,
+    compile_model,
+    get_recipe,
+    learning_rate_for,
+)
 from mlp_tutorial.records import write_record
-from mlp_tutorial.validation import PATH_PARAMETERS, check_choice, check_positive_int
 
 # Purposes for np.random.default_rng([seed, purpose, ...]): independent streams.
 _DATA_ORDER, _LAYER_SEEDS, _BATCH_MIXING = 1, 2, 3
@@ -156,7 +164,7 @@ class EpochSeeds(keras.callbacks.Callback):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Print one line per epoch under a header (88 characters at most), and log the epoch's
+    """Print one line per epoch under a header (a page's width at most), and log the epoch's
     learning rate and the seconds of its training steps (``train_seconds``)."""
 
     COLUMNS = "loss top1 top5 val_loss val_top1 val_top5 lr".split()
@@ -211,13 +219,6 @@ def images_per_second(epoch_seconds, images_per_epoch):
     return len(seconds) * images_per_epoch / sum(seconds) if sum(seconds) else math.nan
 
 
-# run_experiment's arguments that define a run: the record's "training", a resume's check.
-_SETTINGS = (
-    "epochs batch_size learning_rate weight_decay seed validation_fraction "
-    "early_stopping_patience reduce_lr_patience"
-).split()
-
-
 def run_experiment(
     model,
     dataset,
@@ -230,7 +231,7 @@ def run_experiment(
     validation_fraction=0.1,
     early_stopping_patience=10,
     reduce_lr_patience=5,
-    recipe="seed",
+    recipe="example",
     precision=None,
     checkpoint_dir=None,
     results_path=None,
@@ -249,11 +250,10 @@ def run_experiment(
             loss (no halving with a schedule). Early stopping restores the best epoch's
             weights, stopped early or not; None: no early stopping, final weights tested.
         recipe: a name from :data:`~mlp_tutorial.recipe.RECIPES` or a ``Recipe``.
-        precision: the dtype policy the model was built under, checked (None: not checked);
-            build under ``keras.config.set_dtype_policy(precision)``. Recorded either way.
-        checkpoint_dir: back up each epoch there: a rerun of the same run resumes
-            exactly (a finished one trains nothing and tests its final weights again), a
-            changed one is refused (:mod:`mlp_tutorial.checkpoint`).
+        precision: the dtype policy the model was built under (``keras.config.
+            set_dtype_policy``), checked; None: not checked. Recorded either way.
+        checkpoint_dir: back up each epoch there: a rerun of the same run resumes exactly,
+            a changed one is refused (:mod:`mlp_tutorial.checkpoint`).
         results_path, config: where to write the JSON record; the chapter's settings.
         distribution: a ``keras.distribution.Distribution`` (JAX; build the model in its
             scope) to train over several devices; None: Keras' current one, usually none.
@@ -269,9 +269,8 @@ def run_experiment(
         callbacks, log, backup = _callbacks(
             settings, checkpoint_dir, model, dataset, extra_callbacks
         )
-        history, epoch_seconds, seconds = _fit(model, splits, settings, recipe, callbacks, backup)
-        timing = (epoch_seconds, seconds)
-        result = _evaluate(model, dataset, batch_size, splits[2], history, timing, log, backup)
+        run = _timing(*_fit(model, splits, settings, recipe, callbacks, backup), log, backup)
+        result = tested(model, dataset, batch_size, splits[2], **run)
     devices = distribution.device_mesh.devices.size if distribution else 1
     settings.update(epochs_resumed=result.epochs_resumed, devices=devices)
     result.record = make_record(model, dataset, result, config=config, training=settings)
@@ -280,6 +279,14 @@ def run_experiment(
     # The backup stays: rerunning a finished run (a chapter run again after a disconnect)
     # resumes at its end and only tests the final weights again.
     return result
+
+
+# run_experiment's arguments that define a run (the record's "training", a resume's check):
+# all but these, whose run-defining parts (recipe, precision) are recorded on their own.
+_NOT_SETTINGS = {"model", "dataset", "recipe", "precision", "checkpoint_dir", "results_path",
+                 "config", "distribution", "extra_callbacks"}  # fmt: skip
+_SETTINGS = [name for name in inspect.signature(run_experiment).parameters
+             if name not in _NOT_SETTINGS]  # fmt: skip
 
 
 def _check_inputs(model, dataset, epochs, batch_size, recipe, precision):
@@ -295,17 +302,7 @@ def _check_inputs(model, dataset, epochs, batch_size, recipe, precision):
     recipe, name = get_recipe(recipe), recipe
     if not isinstance(name, str):  # a Recipe: its name, if it has one
         name = next((key for key, value in RECIPES.items() if value == recipe), None)
-    if recipe.mixup_cutmix and (found := random_augmentation_layers(model)):
-        raise ValueError(
-            f"`recipe` {name or recipe!r} augments images before mixing; the model's {found} would"
-            f" augment the mixed ones again: build it with augmentation={recipe.augmentation!r}."
-        )
-    if not recipe.mixup_cutmix and uses_randaugment(model) != recipe.randaugment:
-        wants, has = ("uses", "has no") if recipe.randaugment else ("has no", "has a")
-        raise ValueError(
-            f"`recipe` {name or recipe!r} {wants} RandAugment, but the model {has} RandAugment"
-            f" layer: build the model with augmentation={recipe.augmentation!r}."
-        )
+    check_augmentation(name or recipe, augmentation_of(model))  # the one the model was built with
     if model.output_shape[-1] != dataset.num_classes:
         raise ValueError(
             f"The model has {model.output_shape[-1]} outputs but the dataset {dataset.name!r}"
@@ -390,7 +387,7 @@ def _callbacks(settings, checkpoint_dir, model, dataset, extra):
             then = "it is complete: the test runs again" if done == epochs else then
             where = shown_path(checkpoint_dir)
             message = f"Resuming from {where}: {done}/{epochs} epochs done; {then}."
-            print(textwrap.fill(message, 88))  # the page's width, whatever the path
+            say(message)  # at the page's width, whatever the path
     callbacks = [EpochSeeds(settings["seed"]), log, plateau, early, *extra, backup]
     return [callback for callback in callbacks if callback is not None], log, backup
 
@@ -422,29 +419,25 @@ def _fit(model, splits, settings, recipe, callbacks, backup):
     return history, history.pop("train_seconds", []), seconds
 
 
-def evaluate_test(model, dataset, batch_size, test):
-    """Test ``model`` on ``test`` = (x, y) of ``dataset``, print one line: top1, top5, loss."""
+def tested(model, dataset, batch_size, test, **run):
+    """Test ``model`` on ``test`` = (x, y) of ``dataset``, print one line (top1, top5, loss),
+    and return the :class:`Result` of the run that ``run`` describes, with those metrics."""
     metrics = model.evaluate(*test, batch_size=batch_size, verbose=0, return_dict=True)
     top1, top5, loss = (float(metrics[key]) for key in ("top1", "top5", "loss"))
     where = f"{dataset.name}, {len(test[0]):,} test images"
     print(f"test top1 {top1:.4f}  top5 {top5:.4f}  loss {loss:.4f}  ({where})")
-    return top1, top5, loss
+    test_metrics = dict(test_top1=top1, test_top5=top5, test_loss=loss)
+    return Result(**test_metrics, num_params=int(model.count_params()), **run)
 
 
-def _evaluate(model, dataset, batch_size, test, history, timing, log, backup):
-    """Test the model on ``test``, print one line, and return the run's :class:`Result`;
-    ``timing`` is (each epoch's training seconds, this call's wall seconds)."""
-    top1, top5, loss = evaluate_test(model, dataset, batch_size, test)
-    return Result(
+def _timing(history, epoch_seconds, seconds, log, backup):
+    """The Result fields of a run that just trained: its history and its timing."""
+    return dict(
         history=history,
-        test_top1=top1,
-        test_top5=top5,
-        test_loss=loss,
-        num_params=int(model.count_params()),
-        train_images_per_second=images_per_second(timing[0], log.images_per_epoch),
-        wall_time_s=timing[1],
-        epoch_seconds=timing[0],
-        train_time_s=float(sum(timing[0])),
+        train_images_per_second=images_per_second(epoch_seconds, log.images_per_epoch),
+        wall_time_s=seconds,
+        epoch_seconds=epoch_seconds,
+        train_time_s=float(sum(epoch_seconds)),
         epochs_run=len(history.get("loss", [])),
         epochs_resumed=backup.epochs_restored if backup else 0,
     )

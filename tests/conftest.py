@@ -51,7 +51,7 @@ def cifar100_full():
 
 @pytest.fixture(scope="session")
 def train_small():
-    """``train(dataset, *, recipe="seed", seed=3, batch_size=20, model=None, **kwargs)``.
+    """``train(dataset, *, recipe="example", seed=3, batch_size=20, model=None, **kwargs)``.
 
     Builds the tiny gMLP after ``set_seed(seed)``, as a chapter does, with the recipe's
     augmentation (``model``: build_model arguments that replace or add to SMALL_MODEL's),
@@ -60,7 +60,7 @@ def train_small():
     from mlp_tutorial import build_model, run_experiment, set_seed
     from mlp_tutorial.recipe import get_recipe
 
-    def train(dataset, *, recipe="seed", seed=3, batch_size=20, model=None, **kwargs):
+    def train(dataset, *, recipe="example", seed=3, batch_size=20, model=None, **kwargs):
         set_seed(seed)
         settings = {**SMALL_MODEL, "augmentation": get_recipe(recipe).augmentation, **(model or {})}
         built = build_model("gmlp", num_classes=dataset.num_classes, **settings)

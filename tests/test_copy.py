@@ -13,17 +13,32 @@ import keras
 import numpy as np
 import pytest
 
-from mlp_tutorial import FNetBlock, GMLPBlock, MixerBlock, SpatialGatingUnit, fourier_mix
 from mlp_tutorial.display import page_code
-from mlp_tutorial.mlp import MLP
+from mlp_tutorial.layers import (
+    MLP,
+    FNetBlock,
+    GMLPBlock,
+    MixerBlock,
+    Patches,
+    PositionEmbedding,
+    SpatialGatingUnit,
+    fourier_mix,
+)  # fmt: skip
 
 pytestmark = pytest.mark.backend
 
-# chapter: (the display cells' arguments, in page order; the block to compare; its input)
+# chapter: (the display cells' arguments, in page order; each layer to compare, its input)
 CHAPTERS = {
-    "02_mlp_mixer": ([(MLP, MixerBlock)], lambda: MixerBlock(5, 12), (2, 9, 6)),
-    "03_fnet": ([(fourier_mix,), (MLP, FNetBlock)], lambda: FNetBlock(10), (2, 8, 6)),
-    "04_gmlp": ([(SpatialGatingUnit,), (GMLPBlock,)], lambda: GMLPBlock(12), (2, 9, 6)),
+    "01_patches": (
+        [(Patches, PositionEmbedding)],
+        [(lambda: Patches(4), (2, 8, 12, 3)), (lambda: PositionEmbedding(), (2, 9, 6))],
+    ),
+    "02_mlp_mixer": ([(MLP, MixerBlock)], [(lambda: MixerBlock(5, 12), (2, 9, 6))]),
+    "03_fnet": ([(fourier_mix,), (MLP, FNetBlock)], [(lambda: FNetBlock(10), (2, 8, 6))]),
+    "04_gmlp": (
+        [(SpatialGatingUnit,), (GMLPBlock,)],
+        [(lambda: SpatialGatingUnit(), (2, 9, 8)), (lambda: GMLPBlock(12), (2, 9, 6))],
+    ),
 }
 
 
@@ -50,7 +65,7 @@ def keras_registry():
 
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_displayed_code_runs_alone_and_matches_the_package(chapter, tmp_path, rng, keras_registry):
-    cells, make_block, shape = CHAPTERS[chapter]
+    cells, layers = CHAPTERS[chapter]
     source = "\n\n".join(page_code(*objects) for objects in cells)
     assert imported_modules(source) <= {"keras", "numpy"}
     path = tmp_path / f"copied_{chapter}.py"
@@ -59,14 +74,15 @@ def test_displayed_code_runs_alone_and_matches_the_package(chapter, tmp_path, rn
     copied = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(copied)
 
-    block = make_block()
-    block.build(shape)
-    for variable in block.weights:
-        variable.assign(rng.normal(0, 0.3, variable.shape).astype("float32"))
-    copy = getattr(copied, type(block).__name__).from_config(block.get_config())
-    assert type(copy).__module__ == path.stem
-    copy.build(shape)
-    copy.set_weights(block.get_weights())
-    x = rng.normal(size=shape).astype("float32")
-    expected = keras.ops.convert_to_numpy(block(x))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(copy(x)), expected, atol=1e-6)
+    for make_layer, shape in layers:
+        layer = make_layer()
+        layer.build(shape)
+        for variable in layer.weights:
+            variable.assign(rng.normal(0, 0.3, variable.shape).astype("float32"))
+        copy = getattr(copied, type(layer).__name__).from_config(layer.get_config())
+        assert type(copy).__module__ == path.stem
+        copy.build(shape)
+        copy.set_weights(layer.get_weights())
+        x = rng.normal(size=shape).astype("float32")
+        expected = keras.ops.convert_to_numpy(layer(x))
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(copy(x)), expected, atol=1e-6)

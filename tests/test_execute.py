@@ -75,22 +75,22 @@ def test_smoke_parameters_keep_only_names_the_notebook_defines(chapters, tmp_pat
 
 def test_smoke_copies_get_the_chapters_relative_default_paths_made_absolute(chapters, tmp_path):
     """nbval re-runs a smoke copy in the folder it lies in, so a default such as
-    ``"../benchmarks/results"`` must not depend on that folder; ``None`` stays ``None``,
-    and a run that is not a smoke run keeps the chapter's own defaults."""
+    ``"../checkpoints"`` must not depend on that folder; ``None`` stays ``None``, and a
+    run that is not a smoke run keeps the chapter's own defaults."""
     notebook = write_notebook(
         chapters / "05_paths.ipynb",
-        "print(benchmarks_dir)",
-        parameters='data_path = None\nbenchmarks_dir = "../benchmarks/results"\nepochs = 3',
+        "print(checkpoint_dir)",
+        parameters='data_path = None\ncheckpoint_dir = "../checkpoints"\nepochs = 3',
     )
     parameters = execute.chapter_parameters([notebook], {}, smoke_output=tmp_path / "out")
     assert parameters[notebook] == {
-        "benchmarks_dir": str((tmp_path / "benchmarks" / "results").resolve()),
+        "checkpoint_dir": str((tmp_path / "checkpoints").resolve()),
         "epochs": 2,
     }
     assert execute.chapter_parameters([notebook], {})[notebook] == {}
-    override = {"benchmarks_dir": None}
+    override = {"checkpoint_dir": None}
     assert execute.chapter_parameters([notebook], override, tmp_path / "out")[notebook] == {
-        "benchmarks_dir": None,
+        "checkpoint_dir": None,
         "epochs": 2,
     }
 

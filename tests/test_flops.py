@@ -12,7 +12,7 @@ import pytest
 
 from mlp_tutorial import FNetBlock, GMLPBlock, MixerBlock, build_model
 from mlp_tutorial.flops import block_flops, model_flops
-from mlp_tutorial.mlp import MLP
+from mlp_tutorial.layers import MLP
 
 pytestmark = pytest.mark.backend
 

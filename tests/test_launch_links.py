@@ -10,12 +10,12 @@ one, and run the install cell with only the pip call mocked.
 
 import importlib.util
 import re
-import sys
 from pathlib import Path
 from unittest import mock
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -76,12 +76,13 @@ def test_clone_commands_in_the_book_and_readme_use_the_configured_repository(rep
 
 
 def run_install_cell(chapter, *, package_missing):
-    """Execute the first cell's source; only ``subprocess.check_call`` is mocked.
+    """Execute the first cell's source as IPython runs it (``%pip`` becomes a call of
+    ``get_ipython().run_line_magic``, which is mocked); returns that mock.
 
     With ``package_missing``, ``importlib.util.find_spec`` answers None for
     ``mlp_tutorial`` (and the truth for every other name), as on a fresh Colab machine.
     """
-    source = first_code_cell(chapter).source
+    source = TransformerManager().transform_cell(first_code_cell(chapter).source)
     real_find_spec = importlib.util.find_spec
 
     def find_spec(name, *args, **kwargs):
@@ -89,28 +90,24 @@ def run_install_cell(chapter, *, package_missing):
             return None
         return real_find_spec(name, *args, **kwargs)
 
-    with (
-        mock.patch("importlib.util.find_spec", side_effect=find_spec) as spec,
-        mock.patch("subprocess.check_call") as check_call,
-    ):
-        exec(compile(source, f"{chapter.name}, first code cell", "exec"), {"__name__": "__main__"})
+    ipython = mock.Mock()
+    with mock.patch("importlib.util.find_spec", side_effect=find_spec) as spec:
+        namespace = {"__name__": "__main__", "get_ipython": lambda: ipython}
+        exec(compile(source, f"{chapter.name}, first code cell", "exec"), namespace)
     assert mock.call("mlp_tutorial") in spec.call_args_list, "the cell never looked for the package"
-    return check_call
+    return ipython.run_line_magic
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_install_cell_pip_installs_the_package_when_it_is_missing(chapter, repository):
-    check_call = run_install_cell(chapter, package_missing=True)
-    check_call.assert_called_once_with(
-        [sys.executable, "-m", "pip", "install", "-q", f"git+{repository.url}"]
-    )
+    magic = run_install_cell(chapter, package_missing=True)
+    magic.assert_called_once_with("pip", f"install -q git+{repository.url}")
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_install_cell_does_nothing_when_the_package_is_there(chapter):
     assert importlib.util.find_spec("mlp_tutorial") is not None  # installed for the tests
-    check_call = run_install_cell(chapter, package_missing=False)
-    check_call.assert_not_called()
+    run_install_cell(chapter, package_missing=False).assert_not_called()
 
 
 def test_every_address_of_the_repository_is_the_configured_one(repository):

@@ -20,7 +20,7 @@ from mlp_tutorial import (
     SpatialGatingUnit,
     fourier_mix,
 )
-from mlp_tutorial.mlp import MLP
+from mlp_tutorial.layers import MLP
 
 pytestmark = pytest.mark.backend
 
@@ -295,7 +295,8 @@ def test_config_round_trip_rebuilds_the_same_function(make, shape, rng):
         (lambda: MixerBlock(8, 8, dropout_rate=1.5), "rate"),
         (lambda: FNetBlock(0), "units"),
         (lambda: FNetBlock(8, dropout_rate=-0.1), "rate"),
-        (lambda: GMLPBlock(7), "`ffn_dim` must be even"),
+        (lambda: GMLPBlock(7), "`ffn_dim`, expected an even integer >= 2"),
+        (lambda: GMLPBlock(0), "`ffn_dim`, expected an even integer >= 2"),
     ],
 )
 def test_bad_arguments_raise_when_the_layer_is_made(make, message):

@@ -90,7 +90,7 @@ def test_keras_file_round_trip_gives_equal_predictions(name, rng, tmp_path):
 
 def test_augmentation_is_random_in_training_only(rng):
     """Flip and zoom change images when training=True; inference is deterministic."""
-    aug = build_augmentation("seed", image_size=32)
+    aug = build_augmentation("example", image_size=32)
     x = images(rng, 8).astype("float32")
     infer_a = keras.ops.convert_to_numpy(aug(x, training=False))
     infer_b = keras.ops.convert_to_numpy(aug(x, training=False))

@@ -24,7 +24,7 @@ from test_execute import LOG_LINE, outputs_text
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TRAINING_CHAPTERS = {"02_mlp_mixer": "mixer", "03_fnet": "fnet", "04_gmlp": "gmlp"}
-RECIPE_STEPS = ["seed", "warmup_cosine", "label_smoothing", "randaugment", "mixup_cutmix"]
+RECIPE_STEPS = ["example", "warmup_cosine", "label_smoothing", "randaugment", "mixup_cutmix"]
 # The models each chapter saves (results/<name>.keras) and loads with `train = False`.
 SAVED_MODELS = {stem: [name] for stem, name in TRAINING_CHAPTERS.items()}
 SAVED_MODELS["06_training_recipe"] = [f"recipe_{step}" for step in RECIPE_STEPS]

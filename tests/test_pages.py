@@ -160,7 +160,7 @@ def test_run_card_lines_fit_the_page_even_with_a_long_data_source(capsys):
         "CIFAR-100: 500 train (class-balanced subset of 50,000, seed 42) / 10,000 test "
         "images, read from " + "/a-rather-long-folder-name" * 6 + "/cifar-100-python.tar.gz"
     )
-    ablation = ["seed", "+warmup_cosine", "+label_smoothing", "+randaugment", "+mixup_cutmix"]
+    ablation = ["example", "+warmup_cosine", "+label_smoothing", "+randaugment", "+mixup_cutmix"]
     settings = dict(model="gmlp", epochs=50, ablation=ablation, data_path="/x" * 70)
     print_run_card(types.SimpleNamespace(source=source), **settings, precision="float32")
     printed = capsys.readouterr().out

@@ -1,5 +1,6 @@
-"""mlp_tutorial.validation: every bad argument, of a layer or of a chapter, fails at once with
-a message that names it, shows the bad value and says what would be valid."""
+"""mlp_tutorial.checks and mlp_tutorial.parameters: every bad argument of a chapter or of
+the book's helpers fails at once with a message that names it, shows the bad value and says
+what would be valid."""
 
 from pathlib import Path
 
@@ -8,15 +9,9 @@ import pytest
 
 from mlp_tutorial import DATASET_NAMES, MODEL_NAMES
 from mlp_tutorial.augment import AUGMENTATIONS
+from mlp_tutorial.checks import ParameterError, check_choice, check_positive_int, check_rate
+from mlp_tutorial.parameters import PARAMETERS, validate_parameters
 from mlp_tutorial.recipe import ABLATION_STEPS, RECIPES
-from mlp_tutorial.validation import (
-    KNOWN_PARAMETERS,
-    ParameterError,
-    check_choice,
-    check_positive_int,
-    check_rate,
-    validate_parameters,
-)
 
 
 @pytest.fixture
@@ -57,12 +52,22 @@ BAD = [
     (dict(epoch=3), "epoch", "3", "known parameters: model, dataset, data_path, epochs"),
     # the training recipe
     (dict(recipe="moden"), "recipe", "'moden'", "did you mean 'modern'"),
-    (dict(recipe=None), "recipe", "None", "'seed', '+warmup_cosine'"),
-    (dict(augmentation="rand"), "augmentation", "'rand'", "'seed', 'randaugment', 'none'"),
-    (dict(ablation="seed"), "ablation", "'seed' (a str)", "a non-empty list of distinct names"),
-    (dict(ablation=[]), "ablation", "[]", "a non-empty list of distinct names from 'seed'"),
-    (dict(ablation=["seed", "+warmup"]), "ablation", "['seed', '+warmup']", "'+warmup_cosine'"),
-    (dict(ablation=["seed", "seed"]), "ablation", "['seed', 'seed']", "'seed' repeats"),
+    (dict(recipe=None), "recipe", "None", "'example', '+warmup_cosine'"),
+    (dict(augmentation="rand"), "augmentation", "'rand'", "'example', 'shift', 'randaugment'"),
+    (dict(ablation="example"), "ablation", "'example' (a str)", "a non-empty list of distinct"),
+    (dict(ablation=[]), "ablation", "[]", "a non-empty list of distinct names from 'example"),
+    (
+        dict(ablation=["example", "+warmup"]),
+        "ablation",
+        "['example', '+warmup']",
+        "'+warmup_cosine'",
+    ),
+    (
+        dict(ablation=["example", "example"]),
+        "ablation",
+        "['example', 'example']",
+        "'example' repeats",
+    ),
     # train or load: a bool, not a string, a number or None
     (dict(train="False"), "train", "'False' (a str)", "True or False is needed"),
     (dict(train=0), "train", "0 (a int)", "True or False is needed"),
@@ -99,18 +104,6 @@ def test_missing_data_path(tmp_path):
     missing = tmp_path / "cifar-100-python.tar.gz"
     with pytest.raises(ValueError, match="`data_path`=.*does not exist: None or the path of"):
         validate_parameters(data_path=missing)
-
-
-def test_benchmarks_dir_may_be_missing_but_not_a_file(tmp_path):
-    """A missing folder is where a chapter opened alone downloads the records from; a file
-    is no folder of records."""
-    missing = tmp_path / "benchmarks" / "results"
-    assert validate_parameters(benchmarks_dir=str(missing)) == {"benchmarks_dir": str(missing)}
-    assert not missing.exists()  # checking creates nothing
-    (tmp_path / "file.json").write_text("{}")
-    with pytest.raises(ValueError, match="`benchmarks_dir`=.*is a file: None or a folder"):
-        validate_parameters(benchmarks_dir=str(tmp_path / "file.json"))
-    assert validate_parameters(benchmarks_dir=None) == {"benchmarks_dir": None}
 
 
 def test_data_path_is_not_used_with_the_offline_dataset(tmp_path):
@@ -163,15 +156,14 @@ def test_good_parameters_come_back_normalized(tmp_path):
         seed=42,
         precision="mixed_bfloat16",
         results_dir=tmp_path / "results",
-        benchmarks_dir=tmp_path,
         checkpoint_dir=None,
         recipe="modern",
         augmentation="none",
-        ablation=["seed", "+warmup_cosine"],
+        ablation=["example", "+warmup_cosine"],
         train=False,
     )
     out = validate_parameters(**params)
-    assert list(out) == list(params) == list(KNOWN_PARAMETERS)
+    assert list(out) == list(params) == list(PARAMETERS)
     assert out == dict(
         params,
         data_path=str(tmp_path),
@@ -181,7 +173,6 @@ def test_good_parameters_come_back_normalized(tmp_path):
         learning_rate=float(np.float32(0.005)),
         weight_decay=0.0,
         results_dir=str(tmp_path / "results"),
-        benchmarks_dir=str(tmp_path),
     )
     plain = {bool, int, float, str, type(None)}
     assert all(type(value) in plain for key, value in out.items() if key != "ablation")
@@ -203,9 +194,9 @@ def test_every_parameter_is_optional():
     "recipe, augmentation, needed",
     [
         ("modern", "randaugment", "'none'"),  # it augments each image before mixing
-        ("modern", "seed", "'none'"),
+        ("modern", "example", "'none'"),
         ("+randaugment", "none", "'randaugment'"),
-        ("seed", "randaugment", "'seed' or 'none'"),
+        ("example", "randaugment", "'example', 'shift' or 'none'"),
     ],
 )
 def test_augmentation_must_fit_the_recipe(recipe, augmentation, needed):
@@ -219,12 +210,12 @@ def test_augmentation_must_fit_the_recipe(recipe, augmentation, needed):
 
 def test_recipe_parameters_come_back_as_plain_values():
     out = validate_parameters(
-        recipe="+label_smoothing", augmentation="none", ablation=("seed", "modern")
+        recipe="+label_smoothing", augmentation="none", ablation=("example", "modern")
     )
     assert out == {
         "recipe": "+label_smoothing",
         "augmentation": "none",
-        "ablation": ["seed", "modern"],
+        "ablation": ["example", "modern"],
     }
     assert validate_parameters(ablation=list(ABLATION_STEPS)) == {"ablation": list(ABLATION_STEPS)}
 
@@ -272,13 +263,14 @@ def test_choice_check_lists_the_choices_and_suggests_the_close_one():
     assert check_choice("name", "fnet", ("mixer", "fnet", "gmlp")) == "fnet"
 
 
-def test_layers_and_build_model_raise_the_shared_error():
-    from mlp_tutorial import Patches, build_model
+def test_build_model_raises_the_shared_error():
+    """The helpers share one message (the layers check as Keras' do: tests/test_layers.py)."""
+    from mlp_tutorial import build_model
 
-    with pytest.raises(ParameterError, match=r"`patch_size`=0 is not valid: an int >= 1"):
-        Patches(0)
     with pytest.raises(ParameterError, match=r"`name`='vit' is not valid: one of 'mixer'"):
         build_model("vit")
+    with pytest.raises(ParameterError, match=r"`patch_size`=5 does not divide `image_size`=32"):
+        build_model("mixer", image_size=32, patch_size=5)
 
 
 def test_paths_come_back_absolute_from_the_current_directory(tmp_path, monkeypatch):

@@ -20,15 +20,15 @@ from conftest import REPO, SMALL_MODEL
 
 from mlp_tutorial import build_model, run_experiment, set_seed
 from mlp_tutorial import remote as remote_module
+from mlp_tutorial.checks import ParameterError
 from mlp_tutorial.pretrained import load_trained, save_trained
 from mlp_tutorial.recipe import get_recipe
 from mlp_tutorial.remote import RESULTS_URL, cache_folder
-from mlp_tutorial.validation import ParameterError
 
 pytestmark = pytest.mark.backend
 
 
-def train_and_save(dataset, folder, recipe="seed"):
+def train_and_save(dataset, folder, recipe="example"):
     """One epoch of the tiny gMLP, its record written as a chapter does and the model saved
     beside it: ``(trained model, run_experiment's Result, results folder)``."""
     set_seed(3)
@@ -266,17 +266,11 @@ def test_a_download_of_the_wrong_hash_is_refused_and_removed(remote, dataset, tm
     assert (cache / "gmlp.json").exists() and not (cache / "gmlp.keras").exists()
 
 
-def test_the_download_base_defaults_to_the_repository_and_benchmarks_sit_beside_it(
-    monkeypatch,
-):
+def test_the_download_base_defaults_to_the_repository_and_follows_the_variable(monkeypatch):
     monkeypatch.delenv("MLP_TUTORIAL_RESULTS_URL", raising=False)
     assert remote_module.results_url() == RESULTS_URL
-    assert remote_module.benchmarks_url() == RESULTS_URL.removesuffix("results") + (
-        "benchmarks/results"
-    )
     monkeypatch.setenv("MLP_TUTORIAL_RESULTS_URL", "http://127.0.0.1:8000/fork/results/")
     assert remote_module.results_url() == "http://127.0.0.1:8000/fork/results"
-    assert remote_module.benchmarks_url() == "http://127.0.0.1:8000/fork/benchmarks/results"
 
 
 def test_a_loaded_model_prints_the_epoch_log_that_its_training_printed(

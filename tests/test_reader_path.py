@@ -30,7 +30,7 @@ from nbformat.v4 import new_code_cell
 pytestmark = pytest.mark.notebooks
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TRAINING_CHAPTERS = {"02_mlp_mixer", "03_fnet", "04_gmlp", "06_training_recipe"}
-# What each chapter must download when it has no results/ or benchmarks/ beside it.
+# What each chapter must download when it has no results/ beside it.
 DOWNLOADS = {
     "02_mlp_mixer": {"results/mixer.json", "results/mixer.keras"},
     "03_fnet": {"results/fnet.json", "results/fnet.keras"},
@@ -38,13 +38,13 @@ DOWNLOADS = {
     "05_comparison": {
         *(f"results/{name}.json" for name in ("mixer", "fnet", "gmlp")),
         *(
-            f"benchmarks/results/time_to_accuracy_{n}.json"
+            f"results/time_to_accuracy_{n}.json"
             for n in ("mixer_w128_c128_ls", "fnet_w128_ls_lr5e-3", "gmlp_w128_ls")
         ),
     },  # fmt: skip
     "06_training_recipe": {
         f"results/recipe_{step}.{ext}"
-        for step in ("seed", "warmup_cosine", "label_smoothing", "randaugment", "mixup_cutmix")
+        for step in ("example", "warmup_cosine", "label_smoothing", "randaugment", "mixup_cutmix")
         for ext in ("json", "keras")
     },
 }
@@ -77,10 +77,9 @@ class Server(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def book_server(tmp_path_factory):
     """``(base URL of results/, list of requested paths)``: the committed records and
-    models, and the benchmark records, served from a copy of those folders."""
+    models, served from a copy of that folder."""
     site = tmp_path_factory.mktemp("site")
     shutil.copytree(REPO / "results", site / "results")
-    shutil.copytree(REPO / "benchmarks" / "results", site / "benchmarks" / "results")
     requests = []
     handler = functools.partial(Server, requests=requests, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

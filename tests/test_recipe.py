@@ -1,5 +1,6 @@
 """The training recipe: MixUp/CutMix after each image's augmentation, the warmup-cosine
-schedule, label smoothing, RandAugment, and that the seed recipe and exact resume are unchanged.
+schedule, label smoothing, RandAugment, and that the example's recipe and exact resume are
+unchanged.
 
 Each ingredient is checked against its formula, computed here independently; the runs
 use the tiny gMLP and data of ``tests/test_training.py``.
@@ -17,9 +18,9 @@ from mlp_tutorial import build_model, load_dataset
 from mlp_tutorial.augment import (
     AUGMENTATIONS,
     RANDAUGMENT,
+    augmentation_of,
     build_augmentation,
     build_random_augmentation,
-    uses_randaugment,
 )
 from mlp_tutorial.recipe import (
     ABLATION_STEPS,
@@ -47,7 +48,7 @@ def small_dataset():
     return load_dataset("offline", train_limit=100)
 
 
-def train(dataset, *, recipe="seed", seed=SEED, batch_size=20, **kwargs):
+def train(dataset, *, recipe="example", seed=SEED, batch_size=20, **kwargs):
     """Build the small gMLP (with the recipe's augmentation) after set_seed, and train it."""
     set_seed(seed)
     augmentation = get_recipe(recipe).augmentation
@@ -275,14 +276,14 @@ def test_one_hot_metrics_keep_the_names_top1_top5(rng):
 
 
 def test_ablation_adds_one_ingredient_per_step():
-    assert ABLATION_STEPS == ("seed", *(f"+{name}" for name in INGREDIENTS))
-    assert RECIPES["seed"] == Recipe()
+    assert ABLATION_STEPS == ("example", *(f"+{name}" for name in INGREDIENTS))
+    assert RECIPES["example"] == Recipe()
     assert RECIPES[ABLATION_STEPS[-1]] == RECIPES["modern"]
     assert RECIPES["+label_smoothing"] == Recipe(warmup_cosine=True, label_smoothing=0.1)
     assert [RECIPES[name].augmentation for name in ABLATION_STEPS] == [
-        "seed",
-        "seed",
-        "seed",
+        "example",
+        "example",
+        "example",
         "randaugment",
         "none",  # BatchMixing augments each image before mixing
     ]
@@ -304,14 +305,18 @@ def test_randaugment_runs_first_on_raw_pixels_in_training_only(rng):
     images = rng.integers(0, 256, (4, 32, 32, 3)).astype("float32")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(first(images, training=False)), images)
     model = build_model("gmlp", num_classes=NUM_CLASSES, augmentation="randaugment", **SMALL)
-    assert uses_randaugment(model)
-    assert not uses_randaugment(build_model("gmlp", num_classes=NUM_CLASSES, **SMALL))
+    assert augmentation_of(model) == "randaugment"
+    assert augmentation_of(build_model("gmlp", num_classes=NUM_CLASSES, **SMALL)) == "example"
+    shifted = build_model("gmlp", num_classes=NUM_CLASSES, augmentation="shift", **SMALL)
+    assert augmentation_of(shifted) == "shift"
+    plain = build_model("gmlp", num_classes=NUM_CLASSES, augmentation="none", **SMALL)
+    assert augmentation_of(plain) == "none"
     assert model(images, training=True).shape == (4, NUM_CLASSES)
 
 
 @pytest.mark.parametrize("bad", ["moden", "Seed", "", None, 3])
 def test_bad_recipe_names_the_argument(bad):
-    with pytest.raises(ValueError, match="`recipe` must be a Recipe or one of 'seed'"):
+    with pytest.raises(ValueError, match="`recipe` must be a Recipe or one of 'example'"):
         get_recipe(bad)
 
 
@@ -319,21 +324,20 @@ def test_run_experiment_checks_the_recipe(dataset):
     model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
     with pytest.raises(ValueError, match="`recipe`.*'modern'"):
         run_experiment(model, dataset, epochs=1, recipe="moden")
-    with pytest.raises(
-        ValueError, match="`recipe` '\\+randaugment' uses RandAugment.*'randaugment'"
-    ):
+    message = "`augmentation`='example' does not fit `recipe`='\\+randaugment': 'randaugment'"
+    with pytest.raises(ValueError, match=message):
         run_experiment(model, dataset, epochs=1, recipe="+randaugment")
 
 
-@pytest.mark.parametrize("augmentation", ["randaugment", "seed"])
+@pytest.mark.parametrize("augmentation", ["randaugment", "example"])
 def test_a_mixing_recipe_refuses_a_model_that_augments(small_dataset, augmentation):
     """The model would augment the mixed images a second time; augmentation="none" runs."""
     classes = small_dataset.num_classes
     model = build_model("gmlp", num_classes=classes, augmentation=augmentation, **SMALL)
-    message = "'modern' augments images before mixing.*'random_flip'.*augmentation='none'"
+    message = f"`augmentation`='{augmentation}' does not fit `recipe`='modern': 'none' is needed"
     with pytest.raises(ValueError, match=message):
         run_experiment(model, small_dataset, epochs=1, recipe="modern")
-    if augmentation == "seed":  # once is enough
+    if augmentation == "example":  # once is enough
         mixing = Recipe(mixup_cutmix=True)
         assert train(small_dataset, recipe=mixing, epochs=1, batch_size=45).epochs_run == 1
 
@@ -354,20 +358,20 @@ def test_bad_recipe_fields_are_named(fields, name):
 
 
 # ------------------------------------------------------------------------------------
-# Runs: the seed recipe unchanged, the modern one resumable
+# Runs: the example's recipe unchanged, the modern one resumable
 # ------------------------------------------------------------------------------------
 
 
 def test_seed_recipe_is_the_runs_without_a_recipe(dataset):
-    """recipe="seed" (by name or as a Recipe) is bit-identical to leaving it out."""
+    """recipe="example" (by name or as a Recipe) is bit-identical to leaving it out."""
     set_seed(SEED)
     model = build_model("gmlp", num_classes=dataset.num_classes, **SMALL)
     default = run_experiment(model, dataset, seed=SEED, batch_size=20, epochs=2, learning_rate=1e-2)
-    for recipe in ("seed", Recipe()):
+    for recipe in ("example", Recipe()):
         named = train(dataset, recipe=recipe, epochs=2, learning_rate=1e-2)
         assert named.history == default.history
         assert named.test_loss == default.test_loss
-        assert named.record["training"]["recipe"]["name"] == "seed"
+        assert named.record["training"]["recipe"]["name"] == "example"
     assert default.record["training"]["reduce_lr_patience"] == 5
 
 

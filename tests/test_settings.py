@@ -1,4 +1,4 @@
-"""The chapters' CPU settings: one table (mlp_tutorial.settings), the chapters' parameters
+"""The chapters' CPU settings: one table (mlp_tutorial.parameters), the chapters' parameters
 cells, and the time-to-accuracy records they came from, all equal."""
 
 import ast
@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 
 from mlp_tutorial.classifier import block_widths
-from mlp_tutorial.settings import CPU_RECORDS, CPU_SETTINGS, EXAMPLE_SETTINGS
+from mlp_tutorial.parameters import CPU_RECORDS, CPU_SETTINGS, example_settings
 
 CHAPTERS = {"mixer": "02_mlp_mixer", "fnet": "03_fnet", "gmlp": "04_gmlp"}
 WIDTHS = ("tokens_mlp_dim", "channels_mlp_dim", "ffn_dim")
@@ -36,8 +36,8 @@ def test_a_chapter_runs_with_the_cpu_settings(model):
 
 def test_the_tables_cover_the_same_settings():
     for model in CHAPTERS:
-        assert set(CPU_SETTINGS[model]) == set(EXAMPLE_SETTINGS[model])
-        widths = {k: v for k, v in EXAMPLE_SETTINGS[model].items() if k in WIDTHS}
+        assert set(CPU_SETTINGS[model]) == set(example_settings(model))
+        widths = {k: v for k, v in example_settings(model).items() if k in WIDTHS}
         # the example's hidden widths at its width 256 and 64 patches: P and P; C; 2C
         expected = {"mixer": [64, 64], "fnet": [256], "gmlp": [512]}[model]
         assert list(block_widths(model, 256, **widths).values()) == expected
@@ -73,13 +73,13 @@ def test_the_gpu_appendix_runs_a_chapter_with_the_example_settings(model):
     passed = appendix_commands()[CHAPTERS[model]]
     defaults = parameters_of(CHAPTERS[model])
     assert set(passed) <= set(defaults)  # papermill would add an unknown name silently
-    ran = {name: passed.get(name, defaults[name]) for name in EXAMPLE_SETTINGS[model]}
-    assert ran == EXAMPLE_SETTINGS[model]
+    ran = {name: passed.get(name, defaults[name]) for name in example_settings(model)}
+    assert ran == example_settings(model)
 
 
 @pytest.mark.parametrize("model", sorted(CHAPTERS))
 def test_the_cpu_settings_are_those_of_their_time_to_accuracy_run(model):
-    path = REPO / "benchmarks" / "results" / CPU_RECORDS[model]
+    path = REPO / "results" / CPU_RECORDS[model]
     ran = json.loads(path.read_text(encoding="utf-8"))["settings"]
     assert ran["model"] == model and ran["train_limit"] is None  # the full CIFAR-100
     widths = block_widths(model, ran["embedding_dim"], **ran["widths"])

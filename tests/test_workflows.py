@@ -341,7 +341,7 @@ def _write_pair(results, name, data):
         ("pairs", None),
         ("old model", "gmlp.keras"),
         ("model without record", "fnet.keras"),
-        ("no model", "recipe_seed.keras"),
+        ("no model", "recipe_example.keras"),
     ],
 )
 def test_gpu_pull_request_refuses_a_record_without_its_model(tmp_path, case, named):
@@ -350,14 +350,14 @@ def test_gpu_pull_request_refuses_a_record_without_its_model(tmp_path, case, nam
     results = tmp_path / "results"
     results.mkdir()
     _write_pair(results, "gmlp", b"new model")
-    _write_pair(results, "recipe_seed", b"another model")
+    _write_pair(results, "recipe_example", b"another model")
     (results / "notes.json").write_text("{}")  # a record that names no model is fine
     if case == "old model":
         (results / "gmlp.keras").write_bytes(b"old model")
     elif case == "model without record":
         (results / "fnet.keras").write_bytes(b"stray")
     elif case == "no model":
-        (results / "recipe_seed.keras").unlink()
+        (results / "recipe_example.keras").unlink()
 
     result = _check_pairs(tmp_path)
 

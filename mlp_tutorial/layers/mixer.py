@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from mlp_tutorial.mlp import MLP
+from mlp_tutorial.layers.mlp import MLP
 
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")

@@ -1,33 +1,38 @@
 """A faithful rebuild of the Keras example's three models: the benchmarks' baseline.
 
-The seed is the Keras example "Image classification with modern MLP models" (Khalid
+The example is the Keras example "Image classification with modern MLP models" (Khalid
 Salama, last modified 2023/08/03). This module rebuilds its MLP-Mixer, FNet and gMLP with
 the same layers, in the same order, with the same defaults, so that the project's models
-can be timed and trained against it. It is a baseline: do not optimise it. Where the seed
-does something the project deliberately changes (one LayerNorm shared by both Mixer
-sub-layers, hidden widths equal to the number of patches, gMLP's residual on the
+can be timed and trained against it. It is a baseline: do not optimise it. Where the
+example does something the project deliberately changes (one LayerNorm shared by both
+Mixer sub-layers, hidden widths equal to the number of patches, gMLP's residual on the
 *normalized* input, a conv-based patch extractor, Dropout inside FNet's feed-forward
-network), it is kept here as the seed has it.
+network), it is kept here as the example has it.
 
     uint8 (B, 32, 32, 3) -> Normalization (adapted) -> Resizing -> RandomFlip -> RandomZoom
       -> Patches (keras.ops.image.extract_patches) -> Dense(embedding_dim)
       [-> x + PositionEmbedding(x) for FNet] -> Sequential(blocks)
       -> GlobalAveragePooling1D -> Dropout -> Dense(num_classes)
+
+The example's configuration, learning rates and weight decay are the package's
+(``mlp_tutorial.classifier.EXAMPLE``, ``MODELS[name].example``,
+``mlp_tutorial.parameters.PARAMETERS["weight_decay"].example``).
 """
 
 import keras
 from keras import layers
 
-SEED_NAMES = ("mixer", "fnet", "gmlp")
+from mlp_tutorial.classifier import EXAMPLE, MODELS
+from mlp_tutorial.parameters import PARAMETERS
 
-# The seed's configuration and per-model learning rates.
-SEED_CONFIG = dict(image_size=64, patch_size=8, embedding_dim=256, num_blocks=4, dropout_rate=0.2)
-SEED_LEARNING_RATES = {"mixer": 0.005, "fnet": 0.001, "gmlp": 0.003}
-SEED_WEIGHT_DECAY = 0.0001
+EXAMPLE_NAMES = tuple(MODELS)
+# The example's per-model learning rates and weight decay.
+EXAMPLE_LEARNING_RATES = {name: spec.example["learning_rate"] for name, spec in MODELS.items()}
+EXAMPLE_WEIGHT_DECAY = PARAMETERS["weight_decay"].example
 
 
-def seed_augmentation(image_size, adapt_images=None):
-    """The seed's ``data_augmentation`` Sequential; adapts Normalization when given images."""
+def example_augmentation(image_size, adapt_images=None):
+    """The example's ``data_augmentation`` Sequential; adapts Normalization when given images."""
     augmentation = keras.Sequential(
         [
             layers.Normalization(),
@@ -42,8 +47,8 @@ def seed_augmentation(image_size, adapt_images=None):
     return augmentation
 
 
-class SeedPatches(layers.Layer):
-    """The seed's ``Patches``: ``keras.ops.image.extract_patches`` then a reshape."""
+class ExamplePatches(layers.Layer):
+    """The example's ``Patches``: ``keras.ops.image.extract_patches`` then a reshape."""
 
     def __init__(self, patch_size, **kwargs):
         super().__init__(**kwargs)
@@ -57,8 +62,8 @@ class SeedPatches(layers.Layer):
         return keras.ops.reshape(patches, (batch_size, num_patches, patch_dim))
 
 
-class SeedPositionEmbedding(layers.Layer):
-    """The seed's ``PositionEmbedding`` (after KerasNLP's): returns the embeddings
+class ExamplePositionEmbedding(layers.Layer):
+    """The example's ``PositionEmbedding`` (after KerasNLP's): returns the embeddings
     broadcast to the input's shape; the caller adds them (``x + PositionEmbedding(x)``)."""
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
@@ -91,8 +96,8 @@ class SeedPositionEmbedding(layers.Layer):
         return input_shape
 
 
-class SeedMLPMixerLayer(layers.Layer):
-    """The seed's ``MLPMixerLayer``: one LayerNorm shared by both MLPs, both hidden widths
+class ExampleMLPMixerLayer(layers.Layer):
+    """The example's ``MLPMixerLayer``: one LayerNorm shared by both MLPs, both hidden widths
     equal to ``num_patches``, token mixing as transpose -> Dense -> transpose."""
 
     def __init__(self, num_patches, hidden_units, dropout_rate, *args, **kwargs):
@@ -127,8 +132,8 @@ class SeedMLPMixerLayer(layers.Layer):
         return x + mlp2_outputs
 
 
-class SeedFNetLayer(layers.Layer):
-    """The seed's ``FNetLayer``: Re(fft2) token mixing, post-LayerNorm, and a
+class ExampleFNetLayer(layers.Layer):
+    """The example's ``FNetLayer``: Re(fft2) token mixing, post-LayerNorm, and a
     feed-forward network Dense(gelu) -> Dropout -> Dense, all of width ``embedding_dim``."""
 
     def __init__(self, embedding_dim, dropout_rate, *args, **kwargs):
@@ -154,8 +159,8 @@ class SeedFNetLayer(layers.Layer):
         return self.normalize2(x)
 
 
-class SeedGMLPLayer(layers.Layer):
-    """The seed's ``gMLPLayer``: the residual adds the *normalized* input; the spatial
+class ExampleGMLPLayer(layers.Layer):
+    """The example's ``gMLPLayer``: the residual adds the *normalized* input; the spatial
     projection is a Dense(num_patches, bias ones) on the transposed gate half."""
 
     def __init__(self, num_patches, embedding_dim, dropout_rate, *args, **kwargs):
@@ -187,7 +192,7 @@ class SeedGMLPLayer(layers.Layer):
         return x + x_projected
 
 
-def build_seed_classifier(
+def build_example_classifier(
     blocks,
     *,
     num_classes,
@@ -199,22 +204,22 @@ def build_seed_classifier(
     positional_encoding=False,
     augmentation=True,
     adapt_images=None,
-    name="seed_classifier",
+    name="example_classifier",
 ):
-    """The seed's ``build_classifier``. ``augmentation=False`` keeps Normalization and
+    """The example's ``build_classifier``. ``augmentation=False`` keeps Normalization and
     Resizing but drops RandomFlip and RandomZoom (for measuring what they cost)."""
     num_patches = (image_size // patch_size) ** 2
-    data_augmentation = seed_augmentation(image_size, adapt_images)
+    data_augmentation = example_augmentation(image_size, adapt_images)
     if not augmentation:
         data_augmentation = keras.Sequential(
             data_augmentation.layers[:2], name="data_augmentation_off"
         )
     inputs = layers.Input(shape=input_shape)
     augmented = data_augmentation(inputs)
-    patches = SeedPatches(patch_size)(augmented)
+    patches = ExamplePatches(patch_size)(augmented)
     x = layers.Dense(units=embedding_dim)(patches)
     if positional_encoding:
-        x = x + SeedPositionEmbedding(sequence_length=num_patches)(x)
+        x = x + ExamplePositionEmbedding(sequence_length=num_patches)(x)
     x = blocks(x)
     representation = layers.GlobalAveragePooling1D()(x)
     representation = layers.Dropout(rate=dropout_rate)(representation)
@@ -222,43 +227,44 @@ def build_seed_classifier(
     return keras.Model(inputs=inputs, outputs=logits, name=name)
 
 
-def build_seed_model(
+def build_example_model(
     name,
     num_classes=100,
     *,
     input_shape=(32, 32, 3),
-    image_size=SEED_CONFIG["image_size"],
-    patch_size=SEED_CONFIG["patch_size"],
-    embedding_dim=SEED_CONFIG["embedding_dim"],
-    num_blocks=SEED_CONFIG["num_blocks"],
-    dropout_rate=SEED_CONFIG["dropout_rate"],
+    image_size=EXAMPLE["image_size"],
+    patch_size=EXAMPLE["patch_size"],
+    embedding_dim=EXAMPLE["embedding_dim"],
+    num_blocks=EXAMPLE["num_blocks"],
+    dropout_rate=EXAMPLE["dropout_rate"],
     augmentation=True,
     adapt_images=None,
 ):
-    """The seed's MLP-Mixer (``"mixer"``), FNet (``"fnet"``) or gMLP (``"gmlp"``).
+    """The example's MLP-Mixer (``"mixer"``), FNet (``"fnet"``) or gMLP (``"gmlp"``).
 
     Returns an uncompiled ``keras.Model`` from 0-255 images to logits. ``adapt_images``
-    (uint8 ``(N, H, W, 3)``, training split) adapts the Normalization layer as the seed
+    (uint8 ``(N, H, W, 3)``, training split) adapts the Normalization layer as the example
     does with ``data_augmentation.layers[0].adapt(x_train)``; without it the layer has
     mean 0 and variance 1 (fine for timing, not for training).
     """
-    if name not in SEED_NAMES:
-        raise ValueError(f"`name` must be one of {SEED_NAMES}; got {name!r}.")
+    if name not in EXAMPLE_NAMES:
+        raise ValueError(f"`name` must be one of {EXAMPLE_NAMES}; got {name!r}.")
     if image_size % patch_size:
         raise ValueError(f"`patch_size` ({patch_size}) must divide `image_size` ({image_size}).")
     num_patches = (image_size // patch_size) ** 2
     if name == "mixer":
         layer_list = [
-            SeedMLPMixerLayer(num_patches, embedding_dim, dropout_rate) for _ in range(num_blocks)
+            ExampleMLPMixerLayer(num_patches, embedding_dim, dropout_rate)
+            for _ in range(num_blocks)
         ]
     elif name == "fnet":
-        layer_list = [SeedFNetLayer(embedding_dim, dropout_rate) for _ in range(num_blocks)]
+        layer_list = [ExampleFNetLayer(embedding_dim, dropout_rate) for _ in range(num_blocks)]
     else:
         layer_list = [
-            SeedGMLPLayer(num_patches, embedding_dim, dropout_rate) for _ in range(num_blocks)
+            ExampleGMLPLayer(num_patches, embedding_dim, dropout_rate) for _ in range(num_blocks)
         ]
-    blocks = keras.Sequential(layer_list, name=f"seed_{name}_blocks")
-    return build_seed_classifier(
+    blocks = keras.Sequential(layer_list, name=f"example_{name}_blocks")
+    return build_example_classifier(
         blocks,
         num_classes=num_classes,
         input_shape=input_shape,
@@ -269,12 +275,14 @@ def build_seed_model(
         positional_encoding=name == "fnet",
         augmentation=augmentation,
         adapt_images=adapt_images,
-        name=f"seed_{name}",
+        name=f"example_{name}",
     )
 
 
-def compile_seed_model(model, *, learning_rate, weight_decay=SEED_WEIGHT_DECAY, **compile_kwargs):
-    """The seed's ``run_experiment`` compile: AdamW, cross-entropy on logits, top-1/top-5."""
+def compile_example_model(
+    model, *, learning_rate, weight_decay=EXAMPLE_WEIGHT_DECAY, **compile_kwargs
+):
+    """The example's ``run_experiment`` compile: AdamW, cross-entropy on logits, top-1/top-5."""
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -65,9 +65,11 @@ class GMLPBlock(layers.Layer):
 
     def __init__(self, ffn_dim, dropout_rate=0.0, **kwargs):
         super().__init__(**kwargs)
-        if ffn_dim % 2:
-            msg = f"`ffn_dim` must be even (the gating unit halves it); got {ffn_dim}."
-            raise ValueError(msg)
+        if not isinstance(ffn_dim, int) or ffn_dim < 2 or ffn_dim % 2:
+            raise ValueError(
+                "Received an invalid value for `ffn_dim`, expected an even integer >= 2 "
+                f"(the gating unit halves it). Received: ffn_dim={ffn_dim!r}"
+            )
         self.ffn_dim = ffn_dim
         self.dropout_rate = dropout_rate
         self.norm = layers.LayerNormalization(epsilon=1e-6, name="norm")

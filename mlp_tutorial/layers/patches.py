@@ -3,8 +3,6 @@
 import keras
 from keras import ops
 
-from mlp_tutorial.validation import check_positive_int
-
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")
 class Patches(keras.layers.Layer):
@@ -26,7 +24,12 @@ class Patches(keras.layers.Layer):
 
     def __init__(self, patch_size, **kwargs):
         super().__init__(**kwargs)
-        self.patch_size = check_positive_int("patch_size", patch_size)
+        if not isinstance(patch_size, int) or patch_size < 1:
+            raise ValueError(
+                "Received an invalid value for `patch_size`, expected a positive integer. "
+                f"Received: patch_size={patch_size!r}"
+            )
+        self.patch_size = patch_size
 
     def build(self, input_shape):
         _, height, width, _ = input_shape
@@ -52,8 +55,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     FNet's fixed Fourier mixing sees the patches as an unordered set unless each carries
     its position; Mixer and gMLP learn position-specific token mixing and need none. ``E``
-    starts Glorot-uniform, as in the Keras example; ViT's normal with standard deviation
-    0.02 did no better on CIFAR-100 (``benchmarks/README.md``, chapter 3).
+    starts Glorot-uniform, as in the Keras example (ViT starts it normal, std 0.02).
 
     Input shape: ``(B, P, D)``. Output shape: ``(B, P, D)``.
 
