@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -76,10 +77,10 @@ def test_no_code_cell_of_a_chapter_sets_an_absolute_path(chapter):
     """A string in the code itself, not in a comment: what Run all would use."""
     notebook = nbformat.read(chapter, as_version=4)
     code = [c.source for c in notebook.cells if c.cell_type == "code"]
-    python = "\n".join(line for s in code for line in s.splitlines() if line[:1] not in "%!")
     strings = [
         node.value
-        for node in ast.walk(ast.parse(python))
+        for source in code
+        for node in ast.walk(ast.parse(TransformerManager().transform_cell(source)))
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     ]
     assert [s for s in strings if names_a_folder(s)] == []

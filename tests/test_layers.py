@@ -295,8 +295,8 @@ def test_config_round_trip_rebuilds_the_same_function(make, shape, rng):
         (lambda: MixerBlock(8, 8, dropout_rate=1.5), "rate"),
         (lambda: FNetBlock(0), "units"),
         (lambda: FNetBlock(8, dropout_rate=-0.1), "rate"),
-        (lambda: GMLPBlock(7), "`ffn_dim`, expected an even integer >= 2"),
-        (lambda: GMLPBlock(0), "`ffn_dim`, expected an even integer >= 2"),
+        (lambda: GMLPBlock(7), "`ffn_dim`, expected an even integer"),
+        (lambda: GMLPBlock(0), "`ffn_dim`, expected an even integer"),
     ],
 )
 def test_bad_arguments_raise_when_the_layer_is_made(make, message):

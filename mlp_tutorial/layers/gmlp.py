@@ -67,8 +67,8 @@ class GMLPBlock(layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(ffn_dim, int) or ffn_dim < 2 or ffn_dim % 2:
             raise ValueError(
-                "Received an invalid value for `ffn_dim`, expected an even integer >= 2 "
-                f"(the gating unit halves it). Received: ffn_dim={ffn_dim!r}"
+                "Received an invalid value for `ffn_dim`, expected an even integer "
+                f">= 2 (the gating unit halves it). Received: ffn_dim={ffn_dim!r}"
             )
         self.ffn_dim = ffn_dim
         self.dropout_rate = dropout_rate

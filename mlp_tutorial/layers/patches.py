@@ -26,8 +26,8 @@ class Patches(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(patch_size, int) or patch_size < 1:
             raise ValueError(
-                "Received an invalid value for `patch_size`, expected a positive integer. "
-                f"Received: patch_size={patch_size!r}"
+                "Received an invalid value for `patch_size`, expected a positive "
+                f"integer. Received: patch_size={patch_size!r}"
             )
         self.patch_size = patch_size
 
@@ -35,12 +35,14 @@ class Patches(keras.layers.Layer):
         _, height, width, _ = input_shape
         p = self.patch_size
         if height is None or width is None or height % p or width % p:
-            raise ValueError(f"{height}x{width} images are not divisible by patch_size={p}.")
+            message = f"{height}x{width} images are not divisible by patch_size={p}."
+            raise ValueError(message)
 
     def call(self, images):
         _, height, width, channels = images.shape
         p = self.patch_size
-        # (B, rows, p, cols, p, C) -> (B, rows, cols, p, p, C): one reshape then flattens a patch
+        # (B, rows, p, cols, p, C) -> (B, rows, cols, p, p, C): then one reshape
+        # flattens each patch
         x = ops.reshape(images, (-1, height // p, p, width // p, p, channels))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
         return ops.reshape(x, (-1, (height // p) * (width // p), p * p * channels))
@@ -51,11 +53,12 @@ class Patches(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mlp_tutorial")
 class PositionEmbedding(keras.layers.Layer):
-    """Add one learned vector per position to a sequence: ``x + E``, ``E`` of shape ``(P, D)``.
+    """Add one learned vector per position to a sequence: ``x + E``, ``E`` of shape
+    ``(P, D)``.
 
     FNet's fixed Fourier mixing sees the patches as an unordered set unless each carries
-    its position; Mixer and gMLP learn position-specific token mixing and need none. ``E``
-    starts Glorot-uniform, as in the Keras example (ViT starts it normal, std 0.02).
+    its position; Mixer and gMLP learn position-specific token mixing and need none.
+    ``E`` starts Glorot-uniform, as in the Keras example (ViT: normal, std 0.02).
 
     Input shape: ``(B, P, D)``. Output shape: ``(B, P, D)``.
 
@@ -65,8 +68,9 @@ class PositionEmbedding(keras.layers.Layer):
     """
 
     def build(self, input_shape):
+        shape = tuple(input_shape[1:])  # (P, D)
         self.embeddings = self.add_weight(
-            shape=tuple(input_shape[1:]), initializer="glorot_uniform", name="embeddings"
+            shape=shape, initializer="glorot_uniform", name="embeddings"
         )
 
     def call(self, x):
