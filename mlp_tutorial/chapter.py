@@ -42,6 +42,38 @@ def model_arguments(params):
     return {name: value for name, value in params.items() if name in accepted}
 
 
+#: What each stage of a book model does, for :func:`trace_shapes`.
+STAGES = {
+    "augmentation": "(B, S, S, 3): normalized, resized to image_size S",
+    "patches": "(B, P, p*p*3): P = (S/p)^2 flattened patches",
+    "patch_embedding": "(B, P, C): one Dense layer shared by all patches",
+    "position_embedding": "(B, P, C): plus one learned vector per position",
+    "block": "(B, P, C): a block keeps the shape",
+    "final_norm": "(B, P, C): a LayerNorm before the head",
+    "pool": "(B, C): the mean over the P patches",
+    "logits": "(B, K): one score per class",
+}
+
+
+def show(stage, tensor, meaning):
+    """Print one line: a stage's name, its tensor's shape and what the shape means."""
+    print(f"{stage:<18} {str(tuple(tensor.shape)):<17} {meaning}")
+
+
+def trace_shapes(model, images):
+    """Push ``images`` (B, 32, 32, 3) through ``model``'s layers one at a time, as at test
+    time (dropout does nothing then and is left out), printing each output's shape and what
+    it means; returns ``{layer name: output}``."""
+    x = np.asarray(images, "float32")
+    show("images", x, "(B, 32, 32, 3): pixel values 0-255")
+    outputs = {}
+    for layer in model.layers[1:]:  # after the Input
+        if not isinstance(layer, keras.layers.Dropout):
+            x = outputs[layer.name] = layer(x, training=False)
+            show(layer.name, x, STAGES["block" if "_block_" in layer.name else layer.name])
+    return outputs
+
+
 def train_or_load(model, data, params):
     """Train ``model`` as ``params`` say and save it beside its record (``train``), or load
     the book's trained model instead and test it again; returns the model and the Result."""

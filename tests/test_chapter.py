@@ -2,6 +2,8 @@
 
 import types
 
+import keras
+import numpy as np
 import pytest
 
 from mlp_tutorial import chapter
@@ -59,3 +61,19 @@ def test_the_comparison_says_whether_the_run_reached_the_example(capsys, top1, v
     assert printed.endswith(f"So this run {verdict} the example's top-1.")
     chapter.compare_with_example(result, types.SimpleNamespace(name="offline"), "mixer")
     assert "NOT on CIFAR-100" in " ".join(capsys.readouterr().out.split())
+
+
+def test_trace_shapes_runs_the_layers_in_order_and_ends_at_the_logits(capsys):
+    from mlp_tutorial import build_model
+
+    model = build_model("fnet", num_classes=7, image_size=16, patch_size=4, embedding_dim=8,
+                        num_blocks=2)  # fmt: skip
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3))
+    outputs = chapter.trace_shapes(model, images)
+    stages = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert stages == ["images", "augmentation", "patches", "patch_embedding",
+                      "position_embedding", "fnet_block_0", "fnet_block_1", "pool",
+                      "logits"]  # fmt: skip
+    assert tuple(outputs["patches"].shape) == (3, 16, 48)
+    expected = keras.ops.convert_to_numpy(model(images.astype("float32"), training=False))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["logits"]), expected, atol=1e-5)
