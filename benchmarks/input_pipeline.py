@@ -47,14 +47,14 @@ def build(model_name):
     import keras
 
     import mlp_tutorial
+    from mlp_tutorial.classifier import WIDTHS
     from mlp_tutorial.parameters import CPU_SETTINGS
     from mlp_tutorial.recipe import get_recipe
 
     settings = dict(CPU_SETTINGS[model_name])
     keras.config.set_dtype_policy(settings.pop("precision"))
     recipe = get_recipe(settings["recipe"])
-    names = ("tokens_mlp_dim", "channels_mlp_dim", "ffn_dim")
-    widths = {k: settings[k] for k in names if k in settings}
+    widths = {k: settings[k] for k in WIDTHS if k in settings}
     model = mlp_tutorial.build_model(
         model_name, image_size=settings["image_size"], patch_size=settings["patch_size"],
         embedding_dim=settings["embedding_dim"], num_blocks=settings["num_blocks"],

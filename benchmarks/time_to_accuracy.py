@@ -54,7 +54,7 @@ MODELS = mlp_tutorial.classifier.MODEL_NAMES
 # The Keras example's test top-1 after 50 epochs, and its training images per epoch.
 TARGETS = {m: mlp_tutorial.classifier.MODELS[m].example["top1"] for m in MODELS}
 EXAMPLE_EPOCHS, EXAMPLE_TRAIN_IMAGES = 50, 45_000
-WIDTHS = ("tokens_mlp_dim", "channels_mlp_dim", "ffn_dim")
+WIDTHS = mlp_tutorial.classifier.WIDTHS
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 

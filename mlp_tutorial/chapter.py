@@ -19,8 +19,9 @@ from mlp_tutorial.training import run_experiment, set_seed
 def check_parameters(model, namespace):
     """The chapter's parameters for ``model``, checked: every name of :data:`PARAMETERS`
     that ``namespace`` (the chapter's ``globals()``) defines, paths made absolute."""
+    # not the namespace's `model`: once the chapter has built one, that is a keras.Model
     given = {name: namespace[name] for name in PARAMETERS if name in namespace}
-    return validate_parameters(**{"model": model, **given})
+    return validate_parameters(**{**given, "model": model})
 
 
 def load_data(params):

@@ -28,7 +28,6 @@ class ModelSpec:
     the test top-1 and top-5 it reports on CIFAR-100 after 50 epochs.
     """
 
-    title: str
     block: type
     widths: object  # embedding_dim -> {argument: width}
     position_embedding: bool
@@ -40,7 +39,7 @@ MODELS = {
     # The paper's widths D_S = D / 2 and D_C = 4 D; the example's are P and P. A LayerNorm
     # before the head, as in the authors' code and timm.
     "mixer": ModelSpec(
-        "MLP-Mixer", MixerBlock,
+        MixerBlock,
         lambda d: dict(tokens_mlp_dim=max(1, d // 2), channels_mlp_dim=4 * d),
         position_embedding=False, final_norm=True,
         example=dict(tokens_mlp_dim=64, channels_mlp_dim=64, learning_rate=0.005,
@@ -49,16 +48,18 @@ MODELS = {
     # Fourier mixing sees a set of patches unless each carries its position; the blocks
     # end in a LayerNorm already.
     "fnet": ModelSpec(
-        "FNet", FNetBlock, lambda d: dict(ffn_dim=d), position_embedding=True, final_norm=False,
+        FNetBlock, lambda d: dict(ffn_dim=d), position_embedding=True, final_norm=False,
         example=dict(ffn_dim=256, learning_rate=0.001, top1=0.4663, top5=0.765),
     ),
     # gMLP's residual stream is normalized nowhere else.
     "gmlp": ModelSpec(
-        "gMLP", GMLPBlock, lambda d: dict(ffn_dim=2 * d), position_embedding=False, final_norm=True,
+        GMLPBlock, lambda d: dict(ffn_dim=2 * d), position_embedding=False, final_norm=True,
         example=dict(ffn_dim=512, learning_rate=0.003, top1=0.5064, top5=0.783),
     ),
 }  # fmt: skip
 MODEL_NAMES = tuple(MODELS)
+#: Every hidden-width argument of any model (``tokens_mlp_dim``, ``channels_mlp_dim``, ``ffn_dim``).
+WIDTHS = tuple(dict.fromkeys(arg for spec in MODELS.values() for arg in spec.widths(1)))
 
 
 def build_classifier(
@@ -122,7 +123,7 @@ def build_model(name, *, embedding_dim=EXAMPLE["embedding_dim"], num_blocks=EXAM
     """
     spec = MODELS[check_choice("name", name, MODEL_NAMES)]
     embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-    given = {key: options.pop(key) for key in list(options) if key.endswith("_dim")}
+    given = {key: options.pop(key) for key in WIDTHS if key in options}
     widths = block_widths(name, embedding_dim, **given)
     dropout_rate = check_rate("dropout_rate", dropout_rate)
     blocks = [

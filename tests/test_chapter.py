@@ -15,6 +15,9 @@ def test_check_parameters_takes_the_parameters_the_namespace_defines(tmp_path):
     namespace = {"epochs": 3, "results_dir": str(tmp_path), "np": object(), "_": 1}
     params = chapter.check_parameters("fnet", namespace)
     assert params == {"model": "fnet", "epochs": 3, "results_dir": str(tmp_path)}
+    # run again after the chapter built its model (a reader re-running the cell)
+    rerun = chapter.check_parameters("fnet", {**namespace, "model": object()})
+    assert rerun == params
     with pytest.raises(ParameterError, match="`epochs`='3'"):
         chapter.check_parameters("fnet", {"epochs": "3"})
 

@@ -8,11 +8,10 @@ import nbformat
 import pytest
 from conftest import REPO
 
-from mlp_tutorial.classifier import block_widths
+from mlp_tutorial.classifier import WIDTHS, block_widths
 from mlp_tutorial.parameters import CPU_RECORDS, CPU_SETTINGS, example_settings
 
 CHAPTERS = {"mixer": "02_mlp_mixer", "fnet": "03_fnet", "gmlp": "04_gmlp"}
-WIDTHS = ("tokens_mlp_dim", "channels_mlp_dim", "ffn_dim")
 
 
 def parameters_of(stem):
